@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh Linux machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# nbgrader shells out to `alembic`, which lives in the venv.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup demo test release release-check time-notebook clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install the pinned dependencies
+
+demo: setup  ## build a synthetic cohort, autograde it into the sqlite gradebook, print the score table
+	$(PY) -m autograder.demo
+
+test: setup  ## the whole suite of the course
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+release: setup  ## regenerate release/ from source/
+	$(PY) -m autograder.release
+
+release-check: setup
+	$(PY) -m autograder.release --check
+
+time-notebook: setup  ## how long Run All of each reference notebook takes in a real kernel
+	$(PY) -m autograder.timing
+
+clean:
+	rm -rf demo bench .pytest_cache

@@ -1,0 +1,81 @@
+"""Reusable checks for hidden tests: each fails with a Korean message that says what was expected and received."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        text = repr(value.detach().cpu())
+        if len(text) > 300:
+            text = text[:300] + " ..."
+        return text
+    return repr(value)
+
+
+def expect_plain_tensor(
+    value: Any,
+    what: str,
+    *,
+    dtype: torch.dtype | None = None,
+    shape: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Accept ``value`` only if it is exactly a ``torch.Tensor`` (not a subclass) of the given dtype and shape."""
+    if type(value) is not torch.Tensor:
+        raise AssertionError(f"{what}은(는) torch.Tensor여야 해요. 지금은 {type(value).__name__} 객체를 돌려줬어요.")
+    if dtype is not None and value.dtype != dtype:
+        raise AssertionError(
+            f"{what}의 자료형(dtype)이 {dtype}이어야 하는데 {value.dtype}이에요. "
+            "텐서를 만들 때 dtype을 지정했는지, 입력의 자료형을 그대로 따르는지 확인해 보세요."
+        )
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise AssertionError(f"{what}의 모양(shape)이 {tuple(shape)}이어야 하는데 {tuple(value.shape)}이에요.")
+    return value
+
+
+def expect_close(
+    received: torch.Tensor,
+    expected: torch.Tensor,
+    what: str,
+    *,
+    inputs: str = "",
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    hint: str = "",
+) -> None:
+    """Compare values with stated tolerances (exact by default) and explain the difference in Korean."""
+    try:
+        torch.testing.assert_close(received, expected, rtol=rtol, atol=atol, equal_nan=True, check_dtype=False)
+    except AssertionError:
+        parts = [f"{what}의 값이 달라요."]
+        if inputs:
+            parts.append(f"입력: {inputs}")
+        parts.append(f"기대한 값: {_describe(expected)}")
+        parts.append(f"받은 값: {_describe(received)}")
+        if hint:
+            parts.append(hint)
+        raise AssertionError("\n".join(parts)) from None
+
+
+def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> None:
+    """Fail when a function changed its input in place."""
+    try:
+        torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
+    except AssertionError:
+        raise AssertionError(
+            f"{what}이(가) 입력 텐서를 바꿔 버렸어요. 바꿔치기(in-place) 연산(`x[...] = ...`, `add_` 같은 `_`로 끝나는 "
+            "메서드, 뷰(view)에 쓰기)을 쓰면 호출한 쪽의 데이터도 바뀌어요. 새 텐서를 만들어 돌려주세요.\n"
+            f"호출 전: {_describe(before)}\n호출 후: {_describe(after)}"
+        ) from None
+
+
+def call_with_copies(fn: Callable[..., Any], *tensors: torch.Tensor) -> Any:
+    """Call ``fn`` on copies of ``tensors`` and fail if it changed them, so the caller's expected values stay intact."""
+    copies = [tensor.clone() for tensor in tensors]
+    result = fn(*copies)
+    for original, copy in zip(tensors, copies):
+        expect_unchanged(original, copy, f"`{getattr(fn, '__name__', '함수')}`")
+    return result

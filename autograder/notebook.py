@@ -1,0 +1,145 @@
+"""Read assignment notebooks, swap solution cells, and grade a notebook in-process (fast, for the test suite).
+
+The in-process grader mirrors what ``nbgrader autograde`` decides for a test cell: full points when the cell runs
+without an error and writes nothing to stderr, zero otherwise. It runs cells with ``exec`` in a fresh namespace, so
+hundreds of variants grade in seconds; a sample of them also goes through real ``nbgrader autograde`` in the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import nbformat
+import torch
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook file as nbformat v4."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+    """The nbgrader metadata of a cell (empty when it has none)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def solution_ids(nb: nbformat.NotebookNode) -> list[str]:
+    """grade_ids of the cells students write into, in notebook order."""
+    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def test_cell_points(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Points of every autograded test cell, by grade_id."""
+    return {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0))
+        for c in nb.cells
+        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution") and c.cell_type == "code"
+    }
+
+
+def with_solutions(nb: nbformat.NotebookNode, replacements: Mapping[str, str]) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose solution cells named in ``replacements`` hold the given source instead."""
+    unknown = set(replacements) - set(solution_ids(nb))
+    if unknown:
+        raise KeyError(f"no solution cell with grade_id {sorted(unknown)} in this notebook")
+    result = copy.deepcopy(nb)
+    for cell in result.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in replacements:
+            cell.source = replacements[grade_id]
+    return result
+
+
+def release_stubs(release_nb: nbformat.NotebookNode) -> dict[str, str]:
+    """The untouched student version of every solution cell, by grade_id."""
+    return {nbgrader_meta(c)["grade_id"]: c.source for c in release_nb.cells if nbgrader_meta(c).get("solution")}
+
+
+@dataclass
+class CellGrade:
+    """Outcome of one autograded test cell."""
+
+    points: float
+    max_points: float
+    error: str = ""
+
+
+@dataclass
+class NotebookGrade:
+    """Outcome of grading one notebook: its test cells by grade_id."""
+
+    cells: dict[str, CellGrade] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(cell.points for cell in self.cells.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(cell.max_points for cell in self.cells.values())
+
+    def failed(self) -> list[str]:
+        """grade_ids of the test cells that lost points."""
+        return [grade_id for grade_id, cell in self.cells.items() if cell.points < cell.max_points]
+
+
+@contextlib.contextmanager
+def _isolated_torch_state():
+    """Undo global torch settings a notebook may change, so one graded variant cannot affect the next."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    default_dtype = torch.get_default_dtype()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+            torch.set_default_dtype(default_dtype)
+
+
+def _last_error_line(error: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(error), error)).strip()
+
+
+def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> NotebookGrade:
+    """Run every code cell of ``nb`` in one fresh namespace and score its autograded test cells."""
+    namespace: dict = {"__name__": "__main__"}
+    grade = NotebookGrade()
+    previous_dir = os.getcwd()
+    if workdir is not None:
+        os.chdir(workdir)
+    try:
+        with _isolated_torch_state():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                meta = nbgrader_meta(cell)
+                error = _run_cell(cell.source, namespace, f"<cell {meta.get('grade_id', index)}>")
+                if meta.get("grade") and not meta.get("solution"):
+                    max_points = float(meta.get("points", 0))
+                    grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error)
+    finally:
+        os.chdir(previous_dir)
+    return grade
+
+
+def _run_cell(source: str, namespace: dict, filename: str) -> str:
+    """Execute one cell; return '' on success, else the error line (stderr output counts as an error)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+            warnings.simplefilter("default")
+            exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - grading runs the notebook's code
+    except Exception as error:  # noqa: BLE001 - a failing cell is a grading outcome, not a crash
+        return _last_error_line(error)
+    if stderr.getvalue().strip():
+        return "stderr: " + stderr.getvalue().strip().splitlines()[-1]
+    return ""

@@ -1,0 +1,100 @@
+"""Generate the student notebooks in ``release/`` from ``source/`` with nbgrader, or check that they are current.
+
+Usage: ``python -m autograder.release`` regenerates every published assignment;
+``python -m autograder.release --check`` exits 1 and names the stale notebooks when release/ differs from what
+source/ generates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder.course import REPO_ROOT, published_assignments, release_notebook
+
+# Notebook-level metadata that tools add or change without changing what students see.
+_VOLATILE_NOTEBOOK_METADATA = ("widgets", "toc", "vscode", "colab")
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment nbgrader needs: this interpreter's bin directory on PATH (nbgrader calls ``alembic``)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def generate(assignment: str, release_dir: Path, root: Path = REPO_ROOT) -> Path:
+    """Run ``nbgrader generate_assignment`` for one assignment into ``release_dir``; return the notebook path."""
+    with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
+        command = [
+            sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+            f"--CourseDirectory.release_directory={release_dir}",
+            f"--db=sqlite:///{Path(scratch) / 'gradebook.db'}",
+        ]
+        completed = subprocess.run(command, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{completed.stdout}{completed.stderr}")
+    return release_dir / assignment / f"{assignment}.ipynb"
+
+
+def normalized(path: Path) -> dict:
+    """Notebook JSON without the metadata that does not change what students see."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for key in _VOLATILE_NOTEBOOK_METADATA:
+        nb.get("metadata", {}).pop(key, None)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return nb
+
+
+def stale_notebooks(root: Path = REPO_ROOT) -> list[str]:
+    """Assignments whose committed release notebook differs from a fresh generation."""
+    stale = []
+    with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
+        for assignment in published_assignments(root):
+            fresh = generate(assignment, Path(scratch) / "release", root)
+            committed = release_notebook(assignment, root)
+            if not committed.exists() or normalized(committed) != normalized(fresh):
+                stale.append(assignment)
+    return stale
+
+
+def regenerate(root: Path = REPO_ROOT) -> list[Path]:
+    """Regenerate release/ for every published assignment; return the written notebooks."""
+    written = []
+    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+        for assignment in published_assignments(root):
+            fresh = generate(assignment, Path(scratch) / "release", root)
+            target = release_notebook(assignment, root)
+            if target.parent.exists():
+                shutil.rmtree(target.parent)
+            shutil.copytree(fresh.parent, target.parent)
+            written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale release notebooks (exit 1 if any)")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_notebooks()
+        for assignment in stale:
+            print(f"stale: release/{assignment} differs from source/{assignment}; run `make release`")
+        return 1 if stale else 0
+    for path in regenerate():
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
