@@ -64,7 +64,8 @@ def demo_cohort(assignment: str) -> list[SyntheticStudent]:
     cells = list(by_cell.values())
     for index in range(6):
         picked = [cells[(2 * index + offset) % len(cells)] for offset in (0, 1)]
-        chosen = [bank[index % len(bank)] for bank in picked]
+        round_number = index // max(1, len(cells) // 2)
+        chosen = [bank[round_number % len(bank)] for bank in picked]
         replacements = dict(reference)
         for mistake in chosen:
             replacements.update(mistake.replaces)

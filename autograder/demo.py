@@ -14,10 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
+from autograder.grades import score_table
 from autograder.release import generate, nbgrader_env
 
 
@@ -41,11 +40,7 @@ def db_url(workdir: Path) -> str:
 def register_assignment(assignment: str, workdir: Path) -> None:
     """Put the assignment and its test cells into the gradebook (what ``generate_assignment`` does)."""
     with tempfile.TemporaryDirectory(prefix="demo-release-") as scratch:
-        command = [
-            sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-            f"--CourseDirectory.release_directory={scratch}", f"--db={db_url(workdir)}",
-        ]
-        subprocess.run(command, cwd=REPO_ROOT, env=nbgrader_env(), check=True, capture_output=True)
+        generate(assignment, Path(scratch), db_url=db_url(workdir))
 
 
 def autograde_stock(assignment: str, workdir: Path) -> subprocess.CompletedProcess:
@@ -54,21 +49,6 @@ def autograde_stock(assignment: str, workdir: Path) -> subprocess.CompletedProce
         nbgrader_command("autograde", assignment, workdir), cwd=REPO_ROOT, env=nbgrader_env(),
         capture_output=True, text=True,
     )
-
-
-def score_table(assignment: str, workdir: Path, students: list[str]) -> list[tuple[str, float | None, float]]:
-    """(student, score or None when ungraded, max score) for each student, read from the gradebook."""
-    rows = []
-    with Gradebook(db_url(workdir)) as gradebook:
-        max_score = gradebook.find_assignment(assignment).max_score
-        for student in students:
-            try:
-                submission = gradebook.find_submission(assignment, student)
-            except MissingEntry:
-                rows.append((student, None, max_score))
-                continue
-            rows.append((student, submission.score, max_score))
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         descriptions = {student.student_id: student.description for student in cohort}
         ungraded = [s.student_id for s in cohort if not (workdir / "autograded" / s.student_id / assignment).exists()]
         print(f"\n{'student':<18} {'score':>9}  what the notebook holds")
-        for student, score, max_score in score_table(assignment, workdir, [s.student_id for s in cohort]):
+        for student, score, max_score in score_table(db_url(workdir), assignment, [s.student_id for s in cohort]):
             shown = "error" if student in ungraded or score is None else f"{score:g}/{max_score:g}"
             print(f"{student:<18} {shown:>9}  {descriptions[student]}")
         print(f"\ngraded in {elapsed:.1f} s; gradebook: {workdir / 'gradebook.db'}")

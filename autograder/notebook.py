@@ -36,7 +36,7 @@ def solution_ids(nb: nbformat.NotebookNode) -> list[str]:
     return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
 
 
-def test_cell_points(nb: nbformat.NotebookNode) -> dict[str, float]:
+def points_by_test_cell(nb: nbformat.NotebookNode) -> dict[str, float]:
     """Points of every autograded test cell, by grade_id."""
     return {
         nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0))

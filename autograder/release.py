@@ -29,13 +29,17 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def generate(assignment: str, release_dir: Path, root: Path = REPO_ROOT) -> Path:
-    """Run ``nbgrader generate_assignment`` for one assignment into ``release_dir``; return the notebook path."""
+def generate(assignment: str, release_dir: Path, root: Path = REPO_ROOT, db_url: str | None = None) -> Path:
+    """Run ``nbgrader generate_assignment`` for one assignment into ``release_dir``; return the notebook path.
+
+    The assignment is recorded in the gradebook at ``db_url``, or in a throwaway one when none is given.
+    """
     with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
+        url = db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         command = [
             sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
             f"--CourseDirectory.release_directory={release_dir}",
-            f"--db=sqlite:///{Path(scratch) / 'gradebook.db'}",
+            f"--db={url}",
         ]
         completed = subprocess.run(command, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
     if completed.returncode != 0:

@@ -52,7 +52,9 @@ def fill_value(dtype: torch.dtype, round_index: int) -> Any:
         big = min(1.0e30, torch.finfo(dtype).max / 4)
         return (math.nan, big, -big, 0.0)[round_index % FILL_ROUNDS]
     info = torch.iinfo(dtype)
-    return (info.max, info.min, info.max // 3 + 7, 0)[round_index % FILL_ROUNDS]
+    # Zero is what garbage most often looks like; unsigned types already have it as their minimum.
+    fourth = info.max // 2 if info.min == 0 else 0
+    return (info.max, info.min, info.max // 3 + 7, fourth)[round_index % FILL_ROUNDS]
 
 
 def _fill(tensor: torch.Tensor, round_index: int) -> None:

@@ -1,0 +1,48 @@
+"""Reusable hidden-test checks: exact types, tolerances, untouched inputs, Korean messages."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autograder.checks import call_with_copies, expect_close, expect_plain_tensor
+
+
+class LooksLikeATensor(torch.Tensor):
+    """A subclass a submission could return to fake comparisons."""
+
+
+def test_subclass_is_rejected():
+    """Is a torch.Tensor subclass refused even when its values are right?"""
+    fake = torch.zeros(2).as_subclass(LooksLikeATensor)
+    with pytest.raises(AssertionError, match="torch.Tensor여야"):
+        expect_plain_tensor(fake, "결과")
+
+
+def test_wrong_dtype_and_shape_are_named():
+    """Do dtype and shape failures say what was expected and what was received?"""
+    with pytest.raises(AssertionError, match="torch.float32.*torch.float64"):
+        expect_plain_tensor(torch.zeros(2, dtype=torch.float64), "결과", dtype=torch.float32)
+    with pytest.raises(AssertionError, match=r"\(3,\).*\(2,\)"):
+        expect_plain_tensor(torch.zeros(2), "결과", shape=(3,))
+
+
+def test_close_values_within_tolerance_pass():
+    """Are values within the stated tolerance accepted, and NaN equal to NaN?"""
+    expect_close(torch.tensor([1.0, float("nan")]), torch.tensor([1.0 + 1e-7, float("nan")]), "값", rtol=1e-5, atol=0)
+
+
+def test_difference_shows_input_expected_received_and_hint():
+    """Does a value failure show the input, the expected and received values and the hint?"""
+    with pytest.raises(AssertionError) as failure:
+        expect_close(torch.tensor([2.0]), torch.tensor([1.0]), "결과", inputs="x=[1]", hint="힌트예요")
+    message = str(failure.value)
+    assert "입력: x=[1]" in message and "기대한 값" in message and "받은 값" in message and "힌트예요" in message
+
+
+def test_call_with_copies_detects_in_place_changes():
+    """Is a function that modifies its argument caught, while the caller's tensor stays intact?"""
+    original = torch.tensor([1.0, -1.0])
+    with pytest.raises(AssertionError, match="입력 텐서를 바꿔"):
+        call_with_copies(lambda t: t.clamp_(min=0), original)
+    assert torch.equal(original, torch.tensor([1.0, -1.0]))
