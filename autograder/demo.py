@@ -20,14 +20,14 @@ from autograder.grades import score_table
 from autograder.release import generate, nbgrader_env
 
 
-def nbgrader_command(verb: str, assignment: str, workdir: Path, *extra: str) -> list[str]:
-    """An nbgrader command line that keeps all grading state inside ``workdir``."""
+def nbgrader_command(verb: str, assignment: str, workdir: Path, *extra: str, db: str | None = None) -> list[str]:
+    """An nbgrader command line that keeps all grading state inside ``workdir`` (gradebook: ``db`` if given)."""
     return [
         sys.executable, "-m", "nbgrader", verb, assignment,
         f"--CourseDirectory.submitted_directory={workdir / 'submitted'}",
         f"--CourseDirectory.autograded_directory={workdir / 'autograded'}",
         f"--CourseDirectory.feedback_directory={workdir / 'feedback'}",
-        f"--db={db_url(workdir)}",
+        f"--db={db or db_url(workdir)}",
         *extra,
     ]
 
@@ -37,16 +37,16 @@ def db_url(workdir: Path) -> str:
     return f"sqlite:///{workdir / 'gradebook.db'}"
 
 
-def register_assignment(assignment: str, workdir: Path) -> None:
+def register_assignment(assignment: str, workdir: Path, db: str | None = None) -> None:
     """Put the assignment and its test cells into the gradebook (what ``generate_assignment`` does)."""
     with tempfile.TemporaryDirectory(prefix="demo-release-") as scratch:
-        generate(assignment, Path(scratch), db_url=db_url(workdir))
+        generate(assignment, Path(scratch), db_url=db or db_url(workdir))
 
 
-def autograde_stock(assignment: str, workdir: Path) -> subprocess.CompletedProcess:
+def autograde_stock(assignment: str, workdir: Path, db: str | None = None) -> subprocess.CompletedProcess:
     """Grade every submission of ``assignment`` with plain ``nbgrader autograde``."""
     return subprocess.run(
-        nbgrader_command("autograde", assignment, workdir), cwd=REPO_ROOT, env=nbgrader_env(),
+        nbgrader_command("autograde", assignment, workdir, db=db), cwd=REPO_ROOT, env=nbgrader_env(),
         capture_output=True, text=True,
     )
 
