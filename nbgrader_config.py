@@ -16,6 +16,33 @@ c.CourseDirectory.db_assignments = [{"name": name} for name in published_assignm
 c.ClearSolutions.code_stub = {"python": "# 여기에 코드를 작성하세요\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "여기에 답을 작성하세요"
 
-# Grading limits: a cell that runs longer than this is stopped and loses its points.
-c.Execute.timeout = 60
-c.Execute.startup_timeout = 60
+# Grading pipeline: nbgrader's own lists, with contained execution and fairness fixes (see autograder/).
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteKernelspec,
+)
+
+from autograder.execute import ContainedExecute  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    RestoreDeletedTestCells, SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
+    StderrDoesNotFail,
+)
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreDeletedTestCells, SerializedOverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    ContainedExecute, IgnorePattern, StderrDoesNotFail, ClearMetadataPreprocessor, LimitOutput,
+    SerializedSaveAutoGrades, SerializedAssignLatePenalties, CheckCellMetadata,
+]
+
+# Limits of one submission. A cell over its timeout is interrupted (or, if it ignores the interrupt, its kernel
+# is restarted) and loses its points; the rest of the notebook still runs within the notebook budget.
+c.ContainedExecute.timeout = 60
+c.ContainedExecute.startup_timeout = 60
+c.ContainedExecute.notebook_timeout = 600
+c.ContainedExecute.max_output_bytes = 200_000
+c.ContainedKernelManager.memory_mb = 3072
+c.ContainedKernelManager.max_processes = 64
+c.ContainedKernelManager.isolate_network = True

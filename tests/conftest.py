@@ -18,3 +18,7 @@ def source_notebooks():
 def release_notebooks():
     """Committed student notebooks by assignment."""
     return {name: read_notebook(release_notebook(name)) for name in published_assignments()}
+
+
+# A throwaway PostgreSQL server on loopback for the gradebook tests (tests/pg.py).
+from pg import postgres_url  # noqa: E402,F401

@@ -1,0 +1,347 @@
+"""Grade a cohort fast: nbgrader's own autograde pipeline, several submissions at once, fork-server kernels.
+
+Usage (from the course root, inside the venv)::
+
+    python -m autograder.grade 00_tensors                    # every submission of one assignment
+    python -m autograder.grade all --changed-only            # every assignment, only new or changed submissions
+    python -m autograder.grade 00_tensors --student s01 s02  # some students
+    python -m autograder.grade 00_tensors --workers 4 --db postgresql://...
+
+Each submission is read defensively and staged (``autograder.intake``), then graded by nbgrader's Autograde
+converter with the preprocessors of ``nbgrader_config.py``: exactly what ``nbgrader autograde`` does, so scores,
+formgrader, feedback and export are the same. Gradebook access is serialized inside this process (sqlite allows one
+writer), execution runs in parallel. A finished submission gets a fingerprint file; ``--changed-only`` skips
+submissions whose files did not change, and an interrupted run (Ctrl-C, kill -9) simply grades the rest next time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import BaseConverter
+from nbgrader.coursedir import CourseDirectory
+from tqdm import tqdm
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.course import REPO_ROOT, published_assignments, source_notebook
+from autograder.execute import INCIDENTS_SUFFIX
+from autograder.intake import Intake, fingerprint, stage
+from autograder.kernels import kill_all_kernels
+from autograder.notebook import nbgrader_meta, read_notebook
+from autograder.preprocessors import GRADEBOOK_LOCK
+from autograder.release import generate
+
+FINGERPRINT_FILE = ".autograder-fingerprint"
+STAGING_DIR = ".autograder-staged"
+
+
+@dataclass
+class Result:
+    """The outcome of grading one student's submission of one assignment."""
+
+    student: str
+    assignment: str
+    status: str  # graded | skipped | error
+    score: float | None = None
+    max_score: float | None = None
+    seconds: float = 0.0
+    repairs: list[str] = field(default_factory=list)
+    incidents: list[dict] = field(default_factory=list)
+    error: str = ""
+
+
+class _PerThreadLog(logging.Handler):
+    """Collects nbgrader's log records per grading thread, so each submission's errors stay with it."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: dict[int, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.setdefault(threading.get_ident(), []).append(self.format(record))
+
+    def take(self) -> list[str]:
+        """This thread's records since the last call."""
+        return self.records.pop(threading.get_ident(), [])
+
+
+_THREAD_LOG = _PerThreadLog()
+
+
+class _SerializedAutograde(Autograde):
+    """nbgrader's Autograde converter with its database set-up serialized between threads."""
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        with GRADEBOOK_LOCK:
+            super().init_assignment(assignment_id, student_id)
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        # Autograde's own version wraps execution in nbgrader.utils.setenv, which deletes NBGRADER_EXECUTION from
+        # os.environ afterwards: with several threads one thread's delete breaks the others (KeyError). The
+        # variable is set once for the whole run instead (see GradingRun.run); otherwise this is Autograde's code.
+        self._sanitizing = True
+        self._init_preprocessors()
+        BaseConverter.convert_single_notebook(self, notebook_filename)
+        notebook_filename = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
+        self._sanitizing = False
+        self._init_preprocessors()
+        try:
+            BaseConverter.convert_single_notebook(self, notebook_filename)
+        finally:
+            self._sanitizing = True
+
+
+@dataclass
+class GradingRun:
+    """One run of the grading command over a course directory."""
+
+    root: Path
+    db_url: str
+    workers: int
+    config: Config
+    changed_only: bool = False
+    log_path: Path | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / self.config.CourseDirectory.get("submitted_directory", "submitted")
+
+    @property
+    def autograded(self) -> Path:
+        return self.root / self.config.CourseDirectory.get("autograded_directory", "autograded")
+
+    def course_fingerprint(self, assignment: str) -> str:
+        """What grading depends on besides the submission: the source notebook and the hidden tests."""
+        parts = [source_notebook(assignment, self.root).read_bytes()]
+        for path in sorted((REPO_ROOT / "autograder").rglob("*.py")):
+            parts.append(path.read_bytes())
+        return hashlib.sha256(b"".join(parts)).hexdigest()
+
+    def discover(self, assignments: list[str], students: list[str] | None) -> list[tuple[str, str]]:
+        """(assignment, student) pairs with a submission folder, in a stable order."""
+        pairs = []
+        for assignment in assignments:
+            for folder in sorted(self.submitted.glob(f"*/{assignment}")):
+                student = folder.parent.name
+                if folder.is_dir() and (students is None or student in students):
+                    pairs.append((assignment, student))
+        return pairs
+
+    def grade_one(self, assignment: str, student: str) -> Result:
+        """Stage, grade and record one submission; never raises for a bad submission."""
+        start = time.perf_counter()
+        result = Result(student, assignment, "error")
+        try:
+            self._grade_into(result)
+        except Exception:  # noqa: BLE001 - one submission must never stop the batch
+            result.status = "error"
+            result.error = result.error or traceback.format_exc(limit=3).strip().splitlines()[-1]
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _grade_into(self, result: Result) -> None:
+        assignment, student = result.assignment, result.student
+        submitted = self.submitted / student / assignment
+        done_marker = self.autograded / student / assignment / FINGERPRINT_FILE
+        expected = f"{fingerprint(submitted)}:{self.course_fingerprint(assignment)}"
+        if self.changed_only and done_marker.exists() and done_marker.read_text() == expected:
+            result.status = "skipped"
+            self._read_score(result)
+            return
+        source = read_notebook(source_notebook(assignment, self.root))
+        known = {assignment: {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c)}}
+        staged_root = self.root / STAGING_DIR
+        intake: Intake = stage(submitted, staged_root / student / assignment, student, assignment, known)
+        result.repairs = intake.repairs
+        if intake.error:
+            result.error = intake.error
+            self._forget(assignment, student)
+            return
+        if self._stop.is_set():
+            result.error = "interrupted before grading"
+            return
+        coursedir = CourseDirectory(config=self.config)
+        coursedir.root = str(self.root)
+        coursedir.submitted_directory = str(staged_root)
+        coursedir.assignment_id = assignment
+        coursedir.student_id = student
+        converter = _SerializedAutograde(coursedir=coursedir, config=self.config)
+        converter.force = True
+        converter.create_student = True
+        if _THREAD_LOG not in converter.log.handlers:
+            converter.log.addHandler(_THREAD_LOG)
+        _THREAD_LOG.take()
+        try:
+            converter.start()
+        except BaseException as error:  # noqa: BLE001 - NbGraderException, or a kernel killed on Ctrl-C
+            details = [line for line in _THREAD_LOG.take() if "Traceback" in line or "Error" in line]
+            reason = details[-1].strip().splitlines()[-1] if details else _last_line(error)
+            result.error = reason or "nbgrader could not grade this submission"
+            return
+        incidents_file = self.autograded / student / assignment / f"{assignment}{INCIDENTS_SUFFIX}"
+        if incidents_file.exists():
+            result.incidents = json.loads(incidents_file.read_text(encoding="utf-8")).get("incidents", [])
+        self._read_score(result)
+        result.status = "graded"
+        done_marker.write_text(expected)
+
+    def _read_score(self, result: Result) -> None:
+        with GRADEBOOK_LOCK, Gradebook(self.db_url) as gradebook:
+            try:
+                submission = gradebook.find_submission(result.assignment, result.student)
+            except MissingEntry:
+                return
+            result.score, result.max_score = submission.score, submission.max_score
+
+    def _forget(self, assignment: str, student: str) -> None:
+        """Remove stale autograded output of a submission that can no longer be graded."""
+        folder = self.autograded / student / assignment
+        if folder.exists():
+            shutil.rmtree(folder)
+
+    def run(self, pairs: list[tuple[str, str]], progress: bool = True) -> list[Result]:
+        """Grade ``pairs`` with a bounded pool of workers and a progress bar; Ctrl-C stops cleanly."""
+        results: list[Result] = []
+        os.environ["NBGRADER_EXECUTION"] = "autograde"  # what nbgrader sets while it executes submissions
+        bar = tqdm(total=len(pairs), unit="nb", disable=not progress, dynamic_ncols=True, desc="grading")
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grader")
+        pending: dict[Future, tuple[str, str]] = {}
+        queue = list(pairs)
+        try:
+            while queue or pending:
+                while queue and len(pending) < self.workers:
+                    assignment, student = queue.pop(0)
+                    pending[pool.submit(self.grade_one, assignment, student)] = (assignment, student)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    result = future.result()
+                    results.append(result)
+                    bar.update(1)
+                    bar.set_postfix(errors=sum(r.status == "error" for r in results))
+        except KeyboardInterrupt:
+            self._stop.set()
+            queue.clear()
+            kill_all_kernels()
+            bar.write("interrupted: stopping the running kernels; run again to grade the rest")
+            for future in pending:
+                results.append(future.result())
+            raise
+        finally:
+            bar.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+        return results
+
+
+def _last_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__
+
+
+def load_config(root: Path) -> Config:
+    """The course's nbgrader configuration (``nbgrader_config.py`` in ``root``)."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
+def summary_lines(results: list[Result]) -> list[str]:
+    """The run's summary: counts, then every submission that needs an instructor's look."""
+    graded = [r for r in results if r.status == "graded"]
+    skipped = [r for r in results if r.status == "skipped"]
+    errors = [r for r in results if r.status == "error"]
+    lines = [f"graded {len(graded)}, unchanged {len(skipped)}, could not grade {len(errors)}"]
+    for r in sorted(errors, key=lambda r: (r.assignment, r.student)):
+        lines.append(f"  ERROR  {r.assignment}/{r.student}: {r.error}")
+    for r in sorted(results, key=lambda r: (r.assignment, r.student)):
+        for incident in r.incidents:
+            where = f" in {incident['cell']}" if incident.get("cell") else ""
+            lines.append(f"  NOTE   {r.assignment}/{r.student}: {incident['kind']}{where} {incident.get('detail', '')}")
+        for repair in r.repairs:
+            lines.append(f"  FIXED  {r.assignment}/{r.student}: {repair}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignment", help="assignment name, or 'all' for every published assignment")
+    parser.add_argument("--student", nargs="+", help="grade only these students")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
+    parser.add_argument("--changed-only", action="store_true", help="skip submissions unchanged since last graded")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="course root (holds nbgrader_config.py)")
+    parser.add_argument("--db", help="gradebook URL (default: the course's, sqlite:///gradebook.db)")
+    parser.add_argument("--submitted", help="submitted directory (default: submitted)")
+    parser.add_argument("--autograded", help="autograded directory (default: autograded)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
+    args = parser.parse_args(argv)
+
+    root = args.root.resolve()
+    config = load_config(root)
+    if args.submitted:
+        config.CourseDirectory.submitted_directory = str(Path(args.submitted).resolve())
+    if args.autograded:
+        config.CourseDirectory.autograded_directory = str(Path(args.autograded).resolve())
+    db_url = args.db or config.CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+    config.CourseDirectory.db_url = db_url
+    assignments = published_assignments(root) if args.assignment == "all" else [args.assignment]
+    unknown = [a for a in assignments if not source_notebook(a, root).exists()]
+    if unknown:
+        print(f"no source notebook for {', '.join(unknown)} under {root / 'source'}", file=sys.stderr)
+        return 2
+    grading = GradingRun(root, db_url, max(1, args.workers), config, args.changed_only)
+    pairs = grading.discover(assignments, args.student)
+    if not pairs:
+        print(f"no submissions found under {grading.submitted} for {', '.join(assignments)}", file=sys.stderr)
+        return 2
+    _register_missing_assignments(assignments, root, db_url)
+    start = time.perf_counter()
+    try:
+        results = grading.run(pairs, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("grading interrupted; the gradebook holds every submission finished so far", file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - start
+    for line in summary_lines(results):
+        print(line)
+    print(f"{len(pairs)} submissions in {elapsed:.1f} s with {grading.workers} workers")
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in results], ensure_ascii=False, indent=1), encoding="utf-8")
+    return 1 if any(r.status == "error" for r in results) else 0
+
+
+def _register_missing_assignments(assignments: list[str], root: Path, db_url: str) -> None:
+    """Record assignments the gradebook does not know yet (what ``nbgrader generate_assignment`` does)."""
+    with Gradebook(db_url) as gradebook:
+        missing = []
+        for assignment in assignments:
+            try:
+                if not gradebook.find_assignment(assignment).notebooks:
+                    missing.append(assignment)
+            except MissingEntry:
+                missing.append(assignment)
+    for assignment in missing:
+        with tempfile.TemporaryDirectory() as scratch:
+            generate(assignment, Path(scratch), root, db_url=db_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""A jupyter_client kernel manager that starts contained grading kernels, fast, from the fork server.
+
+nbgrader's Execute preprocessor uses it through :class:`autograder.execute.ContainedExecute`, so plain
+``nbgrader autograde`` and ``python -m autograder.grade`` start kernels the same way. Where the fork server cannot
+be used (not Linux, or ``use_fork_server = False``), kernels start the ordinary way, with timeouts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import threading
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+from traitlets import Bool, Integer, Unicode
+
+from autograder.forkserver import ForkServer, shared_fork_server
+from autograder.sandbox import Limits, ProcessTree
+
+
+_live_managers: "weakref.WeakSet[ContainedKernelManager]" = weakref.WeakSet()
+STOPPING = threading.Event()
+"""Set when the grader is being interrupted: kernels are not restarted any more."""
+
+
+def kill_all_kernels() -> int:
+    """Kill the process trees of every kernel this process started (Ctrl-C); return how many processes died."""
+    STOPPING.set()
+    return sum(manager.kill_process_tree() for manager in list(_live_managers))
+
+
+class ForkedProcess:
+    """A Popen-like handle on a kernel the fork server forked (it is the server's child, not ours)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self.server = server
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code, or None while the kernel runs."""
+        if self.returncode is None:
+            self.returncode = self.server.returncode(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait (bounded by ``timeout``) until the kernel has exited."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the kernel."""
+        os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the kernel."""
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """SIGTERM the kernel."""
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkServerProvisioner(LocalProvisioner):
+    """Launches the kernel by asking the fork server instead of running the kernelspec's command."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        """Fork a contained kernel serving this manager's connection file."""
+        manager: ContainedKernelManager = self.parent  # type: ignore[assignment]
+        server = shared_fork_server()
+        env = dict(kwargs.get("env") or os.environ)
+        request = {
+            "kernel_args": ["-f", manager.connection_file],
+            "cwd": str(kwargs.get("cwd") or os.getcwd()),
+            "env": env,
+            "limits": manager.limits().__dict__,
+            "cgroups": [str(path) for path in manager.tree.cgroups],
+            "threads": manager.kernel_threads,
+            "status_path": manager.status_path,
+            "log_path": manager.log_path,
+        }
+        pid = await asyncio.to_thread(server.launch, **request)
+        self.process = ForkedProcess(server, pid)  # type: ignore[assignment]
+        self.pid = self.pgid = pid
+        manager.tree.enter(pid)
+        return self.connection_info
+
+
+class ContainedKernelManager(AsyncKernelManager):
+    """Starts each kernel contained (limits, no network, own process tree) and kills the whole tree at shutdown."""
+
+    use_fork_server = Bool(
+        sys.platform.startswith("linux"),
+        help="Fork kernels from a server that has already imported torch (Linux only; much faster).",
+    ).tag(config=True)
+    memory_mb = Integer(3072, help="Address-space and cgroup memory cap of one kernel, in MiB.").tag(config=True)
+    max_processes = Integer(64, help="Most processes one kernel may run at once (pids cgroup / RLIMIT_NPROC).").tag(
+        config=True
+    )
+    max_file_mb = Integer(256, help="Largest file a kernel may write, in MiB.").tag(config=True)
+    isolate_network = Bool(True, help="Run kernels in an empty network namespace (needs root or user namespaces).").tag(
+        config=True
+    )
+    kernel_threads = Integer(1, help="torch/OpenMP threads per kernel (grading runs several kernels at once).").tag(
+        config=True
+    )
+    sandbox_dir = Unicode("", help="Where per-kernel status and log files go (default: a temporary directory).").tag(
+        config=True
+    )
+
+    def limits(self) -> Limits:
+        """The resource limits of this manager's kernels."""
+        return Limits(self.memory_mb, self.max_processes, self.max_file_mb, self.isolate_network)
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        if self.use_fork_server:
+            self.kernel_id = self.kernel_id or str(uuid.uuid4())
+            folder = Path(self.sandbox_dir or tempfile.gettempdir()) / f"autograder-kernel-{self.kernel_id}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.status_path = str(folder / "sandbox.json")
+            self.log_path = str(folder / "kernel.log")
+            if self.isolate_network:
+                # Unix sockets still connect across network namespaces; TCP on loopback would not.
+                self.transport = "ipc"
+                self.ip = str(folder / "kernel")
+            self.tree = ProcessTree(f"kernel-{self.kernel_id}", self.limits())
+            self.tree.create()
+            _live_managers.add(self)
+            if self.provisioner is None:
+                self.provisioner = ForkServerProvisioner(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+                )
+        return await super()._async_pre_start_kernel(**kw)
+
+    def sandbox_status(self) -> dict[str, Any]:
+        """What the kernel reported about its containment (network namespace), plus the cgroups used."""
+        status: dict[str, Any] = {}
+        if getattr(self, "status_path", None) and os.path.exists(self.status_path):
+            status = json.loads(Path(self.status_path).read_text())
+        if getattr(self, "tree", None) is not None:
+            status["cgroups"] = self.tree.report.applied
+            status["skipped"] = self.tree.report.skipped
+        return status
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        try:
+            await super()._async_cleanup_resources(restart=restart)
+        finally:
+            self.kill_process_tree()
+
+    # AsyncKernelManager binds its public coroutine names to the base implementations; point this one at ours.
+    # Every shutdown, restart and cleanup after a dead kernel ends here.
+    cleanup_resources = _async_cleanup_resources
+
+    def kill_process_tree(self) -> int:
+        """Kill every process the kernel left behind (idempotent); return how many were still running."""
+        tree = getattr(self, "tree", None)
+        if tree is None:
+            return 0
+        killed = tree.kill()
+        tree.remove()
+        self.tree = None
+        self.processes_killed = getattr(self, "processes_killed", 0) + killed
+        return killed

@@ -1,0 +1,113 @@
+"""nbgrader preprocessors that make grading fair on messy submissions; configured in ``nbgrader_config.py``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
+from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
+from traitlets import Unicode
+
+from autograder.course import REPO_ROOT
+from autograder.notebook import nbgrader_meta, read_notebook
+
+GRADEBOOK_LOCK = threading.Lock()
+"""Serializes gradebook access between grading threads: sqlite allows one writer, and nbgrader gives up after 5 s."""
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """Whether a cell is an autograded test cell (graded, not a solution)."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+class StderrDoesNotFail(NbGraderPreprocessor):
+    """Keep warnings on stderr from failing a test cell that raised nothing.
+
+    nbgrader scores any stderr output of a test cell as a failure, so a torch ``UserWarning`` or a student's
+    ``print(..., file=sys.stderr)`` costs points for correct code. This moves such text into a stdout stream
+    (prefixed, so it stays visible); a cell that raised an error keeps everything as it was.
+    """
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        """Rename stderr streams of passing test cells to stdout."""
+        if is_test_cell(cell) and not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            for output in cell.outputs:
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output.name = "stdout"
+                    output.text = "".join(f"[stderr] {line}" for line in output.text.splitlines(keepends=True))
+        return cell, resources
+
+
+class RestoreDeletedTestCells(NbGraderPreprocessor):
+    """Put back autograded test cells that a student deleted, so they are graded (0 if failing) instead of stuck.
+
+    Stock nbgrader leaves such a submission in "needs manual grade" (nbgrader #1682). A restored cell goes right
+    after the cell that precedes it in the source notebook; OverwriteCells then fills in its canonical source.
+    """
+
+    source_root = Unicode("", help="Course root holding source/ (default: the repository root).").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        """Insert every missing test cell of the source notebook."""
+        assignment = resources["nbgrader"]["assignment"]
+        notebook = resources["nbgrader"]["notebook"]
+        root = self.source_root or str(REPO_ROOT)
+        source_path = os.path.join(root, "source", assignment, f"{notebook}.ipynb")
+        if not os.path.exists(source_path):
+            return nb, resources
+        source = read_notebook(source_path)
+        present = {nbgrader_meta(c).get("grade_id") for c in nb.cells}
+        previous_id: str | None = None
+        for cell in source.cells:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if is_test_cell(cell) and grade_id not in present:
+                restored = copy.deepcopy(cell)
+                restored.outputs = []
+                restored.execution_count = None
+                position = _index_after(nb, previous_id)
+                nb.cells.insert(position, restored)
+                present.add(grade_id)
+                self.log.warning("Restored deleted test cell %s", grade_id)
+            if grade_id:
+                previous_id = grade_id
+        return nb, resources
+
+
+def _index_after(nb: NotebookNode, grade_id: str | None) -> int:
+    if grade_id is None:
+        return 0
+    for index, cell in enumerate(nb.cells):
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return index + 1
+    return len(nb.cells)
+
+
+class SerializedOverwriteCells(OverwriteCells):
+    """OverwriteCells, holding the gradebook lock while it reads the gradebook."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        with GRADEBOOK_LOCK:
+            return super().preprocess(nb, resources)
+
+
+class SerializedSaveAutoGrades(SaveAutoGrades):
+    """SaveAutoGrades, holding the gradebook lock while it writes."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        with GRADEBOOK_LOCK:
+            return super().preprocess(nb, resources)
+
+
+class SerializedAssignLatePenalties(AssignLatePenalties):
+    """AssignLatePenalties, holding the gradebook lock while it writes."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        with GRADEBOOK_LOCK:
+            return super().preprocess(nb, resources)
+
