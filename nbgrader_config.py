@@ -5,12 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autograder.course import COURSE_ID, published_assignments  # noqa: E402
+from autograder.course import COURSE_ID  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = COURSE_ID
-c.CourseDirectory.db_assignments = [{"name": name} for name in published_assignments()]
 
 # What students see in place of a solution (Korean, like the rest of the notebook).
 c.ClearSolutions.code_stub = {"python": "# 여기에 코드를 작성하세요\nraise NotImplementedError()"}
@@ -46,3 +45,8 @@ c.ContainedExecute.max_output_bytes = 200_000
 c.ContainedKernelManager.memory_mb = 3072
 c.ContainedKernelManager.max_processes = 64
 c.ContainedKernelManager.isolate_network = True
+
+# Feedback shows each failed test's message but never the source of hidden tests (nbgrader #917).
+from autograder.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
+
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

@@ -43,10 +43,12 @@ def register_assignment(assignment: str, workdir: Path, db: str | None = None) -
         generate(assignment, Path(scratch), db_url=db or db_url(workdir))
 
 
-def autograde_stock(assignment: str, workdir: Path, db: str | None = None) -> subprocess.CompletedProcess:
-    """Grade every submission of ``assignment`` with plain ``nbgrader autograde``."""
+def autograde_stock(
+    assignment: str, workdir: Path, *extra: str, db: str | None = None, root: Path = REPO_ROOT
+) -> subprocess.CompletedProcess:
+    """Grade every submission of ``assignment`` with plain ``nbgrader autograde`` run in ``root``."""
     return subprocess.run(
-        nbgrader_command("autograde", assignment, workdir, db=db), cwd=REPO_ROOT, env=nbgrader_env(),
+        nbgrader_command("autograde", assignment, workdir, *extra, db=db), cwd=root, env=nbgrader_env(),
         capture_output=True, text=True,
     )
 

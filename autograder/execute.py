@@ -61,6 +61,7 @@ class ContainedExecute(Execute):
         self._output_sizes: dict[int, int] = {}
         self._sandbox: dict[str, Any] = {}
         self._strays = 0
+        self._cell_seconds = 0.0
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -74,7 +75,7 @@ class ContainedExecute(Execute):
             return
         if self._strays:
             self._incidents.append({"kind": "stray_processes", "cell": None, "detail": f"{self._strays} killed"})
-        record = {"incidents": self._incidents, "sandbox": self._sandbox}
+        record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3)}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 
@@ -107,6 +108,7 @@ class ContainedExecute(Execute):
             return cell, self.resources
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
         self._output_sizes[index] = 0
+        started = time.monotonic()
         try:
             cell = self.execute_cell(cell, index, store_history=True)
         except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
@@ -118,9 +120,11 @@ class ContainedExecute(Execute):
                 "이 셀을 실행하다가 커널이 죽었어요 (메모리를 너무 많이 쓰거나 프로세스를 강제로 끝냈을 수 있어요)."
             )
             cell.outputs.append(error_output("CellTimeoutError" if hung else "DeadKernelError", message))
-            self._incidents.append({"kind": kind, "cell": grade_id, "detail": str(error)[:300]})
+            self._incidents.append({"kind": kind, "cell": grade_id, "detail": str(error).strip().split("\n")[0][:200]})
+            self._cell_seconds += time.monotonic() - started
             self._restart_and_replay()
             return cell, self.resources
+        self._cell_seconds += time.monotonic() - started
         if self._output_sizes.get(index, 0) > self.max_output_bytes:
             cell.outputs.append(NotebookNode(
                 output_type="stream", name="stdout",

@@ -17,6 +17,7 @@ submissions whose files did not change, and an interrupted run (Ctrl-C, kill -9)
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import logging
@@ -27,11 +28,13 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 from nbgrader.coursedir import CourseDirectory
@@ -292,10 +295,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--autograded", help="autograded directory (default: autograded)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
+    parser.add_argument("--set", action="append", default=[], metavar="CLASS.TRAIT=VALUE",
+                        help="override a setting of nbgrader_config.py, e.g. --set ContainedExecute.timeout=5")
     args = parser.parse_args(argv)
 
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's harmless "not in session" (nbgrader #1961)
     root = args.root.resolve()
     config = load_config(root)
+    for assignment_text in args.set:
+        key, _, value = assignment_text.partition("=")
+        section, _, trait = key.rpartition(".")
+        config[section][trait] = ast.literal_eval(value)
     if args.submitted:
         config.CourseDirectory.submitted_directory = str(Path(args.submitted).resolve())
     if args.autograded:

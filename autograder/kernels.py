@@ -66,8 +66,13 @@ class ForkedProcess:
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        """Signal the kernel."""
-        os.kill(self.pid, signum)
+        """Signal the kernel; like Popen, do nothing once it has exited."""
+        if self.poll() is not None:
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """SIGKILL the kernel."""

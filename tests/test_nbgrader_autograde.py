@@ -13,7 +13,7 @@ from autograder.notebook import grade_in_process, read_notebook, release_stubs, 
 
 ASSIGNMENT = "00_tensors"
 # Mistakes that pass the visible tests: only the hidden tests, put back by nbgrader at autograde, can catch them.
-HIDDEN_ONLY = ("columns_nan_to_num", "seeded_rand_global_seed", "clip_empty_where_hides_nan", "flatten_view",
+HIDDEN_ONLY = ("columns_nan_to_num", "seeded_rand_global_seed", "clip_float_zero_promotes_dtype", "flatten_view",
                "pick_device_always_cpu", "numpy_from_numpy_float")
 
 

@@ -1,0 +1,284 @@
+"""Reports an instructor reads after grading: a score table, per-test pass rates with common failures, a chart.
+
+Usage: ``python -m autograder.reports <assignment> --db <url> --autograded-dir <dir> --out <dir>`` writes
+``scores.csv`` (every student x every assignment in the gradebook), ``pass_rates.csv`` (each test cell of the
+assignment: how many passed and the most common failure messages) and ``report.png`` (score distribution and pass
+rates, labelled in Korean), and prints a short summary. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import nbformat
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
+
+from autograder.course import REPO_ROOT
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # koreanize_matplotlib 0.1.1 still uses distutils
+    import koreanize_matplotlib  # noqa: F401 - registers NanumGothic with matplotlib's font manager
+    from koreanize_matplotlib.koreanize_matplotlib import FONT_NAME
+
+MESSAGE_CHARS = 160
+"""Failure messages are cut to this many characters: enough to recognize a misconception, short enough for a table."""
+TOP_FAILURES = 3
+"""How many of the most common failure messages of each test cell the reports keep."""
+CSV_ENCODING = "utf-8-sig"
+"""UTF-8 with a byte-order mark: Excel on Korean Windows otherwise reads the file as CP949 and garbles Hangul."""
+
+_WARNING_LOCATION = re.compile(r"^.*?\.py:\d+: ")
+
+
+@dataclass
+class ScoreTable:
+    """Every student's score on every assignment of a gradebook (None: no submission, or one that was not graded)."""
+
+    assignments: list[str]
+    scores: dict[str, dict[str, float | None]]
+
+    def total(self, student: str) -> float:
+        """Sum of the student's scores over all assignments (missing submissions count as zero)."""
+        return sum(score or 0.0 for score in self.scores[student].values())
+
+
+@dataclass
+class CellPassRate:
+    """How the cohort did on one autograded test cell, and the failure messages it produced."""
+
+    grade_id: str
+    max_score: float
+    graded: int = 0
+    passed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def pass_rate(self) -> float:
+        """Share of graded submissions with full points on this cell (0 when none is graded)."""
+        return self.passed / self.graded if self.graded else 0.0
+
+    def top_failures(self, count: int = TOP_FAILURES) -> list[tuple[str, int]]:
+        """The most common failure messages with the number of students who got each, most common first."""
+        return self.failures.most_common(count)
+
+
+def _graded_score(submission: SubmittedAssignment) -> float | None:
+    """The submission's score, or None when autograde gave none of its cells a score (e.g. an unreadable file)."""
+    grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
+    if not any(grade.auto_score is not None or grade.manual_score is not None for grade in grades):
+        return None
+    return float(submission.score)
+
+
+def read_scores(db_url: str) -> ScoreTable:
+    """Scores of every student on every assignment of the gradebook at ``db_url``."""
+    with Gradebook(db_url) as gradebook:
+        assignments = sorted(assignment.name for assignment in gradebook.assignments)
+        scores: dict[str, dict[str, float | None]] = {}
+        for student in sorted(gradebook.students, key=lambda student: student.id):
+            row: dict[str, float | None] = dict.fromkeys(assignments)
+            for submission in student.submissions:
+                row[submission.assignment.name] = _graded_score(submission)
+            scores[student.id] = row
+    return ScoreTable(assignments, scores)
+
+
+def write_scores_csv(table: ScoreTable, path: Path) -> None:
+    """Write ``student_id``, one column per assignment (empty: no graded submission) and ``total`` to ``path``."""
+    with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
+        writer = csv.writer(file)
+        writer.writerow(["student_id", *table.assignments, "total"])
+        for student, row in table.scores.items():
+            cells = ["" if row[name] is None else f"{row[name]:g}" for name in table.assignments]
+            writer.writerow([student, *cells, f"{table.total(student):g}"])
+
+
+def _trimmed(message: str) -> str:
+    """``message`` without surrounding blanks, cut to MESSAGE_CHARS characters (ending in an ellipsis when cut)."""
+    message = message.strip()
+    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1].rstrip() + "…"
+
+
+def failure_messages(cell: nbformat.NotebookNode) -> list[str]:
+    """The distinct failure messages of one executed cell: ``ename: evalue`` of errors, ``stderr: ...`` of stderr."""
+    messages: list[str] = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            first_line = (output.get("evalue") or "").strip().split("\n", 1)[0].strip()
+            ename = output.get("ename", "Error")
+            messages.append(_trimmed(f"{ename}: {first_line}" if first_line else ename))
+        elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+            lines = [line.strip() for line in output.get("text", "").splitlines() if line.strip()]
+            if lines:
+                # "/tmp/ipykernel_77/123.py:4: UserWarning: ..." differs per kernel; the warning itself does not.
+                messages.append(_trimmed("stderr: " + _WARNING_LOCATION.sub("", lines[0])))
+    return list(dict.fromkeys(messages))
+
+
+def _test_cells(notebook: Notebook) -> dict[str, float]:
+    """Max points of the autograded test cells of a gradebook notebook (grade cells that are not answers)."""
+    answers = {cell.name for cell in notebook.solution_cells}
+    return {
+        cell.name: float(cell.max_score)
+        for cell in notebook.grade_cells
+        if cell.cell_type == "code" and cell.name not in answers
+    }
+
+
+def _is_test_cell(cell: nbformat.NotebookNode) -> bool:
+    """Whether a notebook cell is an autograded test cell (grade=True, solution=False)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def read_pass_rates(db_url: str, assignment: str, autograded_dir: Path) -> list[CellPassRate]:
+    """Pass rate of every test cell of ``assignment`` (gradebook) and its failure messages (autograded notebooks).
+
+    A cell passes when its score reaches its max score. Failure messages are counted once per student, only for
+    students who did not pass the cell. Cells come in notebook order.
+    """
+    cells: dict[str, CellPassRate] = {}
+    order: dict[str, int] = {}
+    with Gradebook(db_url) as gradebook:
+        notebooks = gradebook.find_assignment(assignment).notebooks
+        for notebook in notebooks:
+            for grade_id, max_score in _test_cells(notebook).items():
+                cells[grade_id] = CellPassRate(grade_id, max_score)
+        submissions = sorted(gradebook.assignment_submissions(assignment), key=lambda s: s.student_id)
+        for submission in submissions:
+            for submitted in submission.notebooks:
+                failed: set[str] = set()
+                for grade in submitted.grades:
+                    cell = cells.get(grade.name)
+                    if cell is None or (grade.auto_score is None and grade.manual_score is None):
+                        continue
+                    cell.graded += 1
+                    if grade.score >= cell.max_score or math.isclose(grade.score, cell.max_score):  # extra credit
+                        cell.passed += 1
+                    else:
+                        failed.add(grade.name)
+                path = autograded_dir / submission.student_id / assignment / f"{submitted.name}.ipynb"
+                if not path.exists():
+                    continue
+                for nb_cell in nbformat.read(str(path), as_version=4).cells:
+                    if not _is_test_cell(nb_cell):
+                        continue
+                    grade_id = nb_cell.metadata["nbgrader"]["grade_id"]
+                    order.setdefault(grade_id, len(order))
+                    if grade_id in failed:
+                        cells[grade_id].failures.update(failure_messages(nb_cell))
+    return sorted(cells.values(), key=lambda cell: (order.get(cell.grade_id, len(order)), cell.grade_id))
+
+
+def write_pass_rates_csv(cells: list[CellPassRate], path: Path) -> None:
+    """Write one row per test cell: graded, passed, pass rate and the top failure messages with their counts."""
+    failure_columns = [f"failure_{rank}{suffix}" for rank in range(1, TOP_FAILURES + 1) for suffix in ("", "_count")]
+    with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
+        writer = csv.writer(file)
+        writer.writerow(["grade_id", "graded", "passed", "pass_rate", *failure_columns])
+        for cell in cells:
+            top = cell.top_failures()
+            failures = [value for message, count in top for value in (message, count)]
+            failures += [""] * (len(failure_columns) - len(failures))
+            writer.writerow([cell.grade_id, cell.graded, cell.passed, f"{cell.pass_rate:.4g}", *failures])
+
+
+def assignment_scores(db_url: str, assignment: str) -> tuple[list[float], float]:
+    """The total score of every graded submission of ``assignment``, and its max score."""
+    with Gradebook(db_url) as gradebook:
+        max_score = float(gradebook.find_assignment(assignment).max_score)
+        graded = (_graded_score(submission) for submission in gradebook.assignment_submissions(assignment))
+        scores = [score for score in graded if score is not None]
+    return scores, max_score
+
+
+def plot_report(assignment: str, scores: list[float], max_score: float, cells: list[CellPassRate], path: Path) -> None:
+    """Save a PNG with the score histogram and a horizontal bar per test cell's pass rate, labelled in Korean."""
+    with matplotlib.rc_context({"font.family": FONT_NAME, "axes.unicode_minus": False}):
+        figure = Figure(figsize=(12, max(4.0, 0.45 * len(cells) + 1.5)), layout="constrained")
+        FigureCanvasAgg(figure)
+        histogram, bars = figure.subplots(1, 2, width_ratios=(2, 3))
+        if max_score <= 40:
+            edges = [edge - 0.5 for edge in range(int(math.ceil(max_score)) + 2)]
+        else:
+            edges = [max_score * step / 20 for step in range(21)]
+        histogram.hist(scores, bins=edges, color="#4C72B0", edgecolor="white")
+        histogram.set_title(f"점수 분포 ({assignment}, {len(scores)}명)")
+        histogram.set_xlabel(f"점수 (만점 {max_score:g}점)")
+        histogram.set_ylabel("학생 수")
+        histogram.yaxis.set_major_locator(MaxNLocator(integer=True))
+        histogram.set_xlim(edges[0], edges[-1])
+
+        labels = [cell.grade_id for cell in cells]
+        rates = [100 * cell.pass_rate for cell in cells]
+        colors = ["#C44E52" if rate < 50 else "#DD8452" if rate < 80 else "#55A868" for rate in rates]
+        positions = range(len(cells))
+        bars.barh(positions, rates, color=colors)
+        bars.set_yticks(positions, labels)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 115)
+        bars.xaxis.set_major_formatter(PercentFormatter())
+        bars.set_title("테스트별 통과율")
+        bars.set_xlabel("통과율 (만점을 받은 학생 비율)")
+        for position, cell, rate in zip(positions, cells, rates):
+            bars.text(rate + 1, position, f"{cell.passed}/{cell.graded}", va="center", fontsize=9)
+        figure.savefig(path, dpi=120)
+
+
+def summary(assignment: str, scores: list[float], max_score: float, cells: list[CellPassRate]) -> str:
+    """A few lines for the terminal: mean score, then each test cell's pass rate and its most common failure."""
+    mean = sum(scores) / len(scores) if scores else 0.0
+    lines = [f"{assignment}: {len(scores)} graded submissions, mean score {mean:.2f}/{max_score:g}"]
+    width = max((len(cell.grade_id) for cell in cells), default=0)
+    for cell in cells:
+        top = cell.top_failures(1)
+        failure = f"  most common failure ({top[0][1]}): {top[0][0]}" if top else ""
+        lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {cell.grade_id:<{width}}{failure}")
+    return "\n".join(lines)
+
+
+def write_reports(assignment: str, db_url: str, autograded_dir: Path, out: Path) -> list[CellPassRate]:
+    """Write ``scores.csv``, ``pass_rates.csv`` and ``report.png`` into ``out``; return the pass rates."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_scores_csv(read_scores(db_url), out / "scores.csv")
+    cells = read_pass_rates(db_url, assignment, autograded_dir)
+    write_pass_rates_csv(cells, out / "pass_rates.csv")
+    scores, max_score = assignment_scores(db_url, assignment)
+    plot_report(assignment, scores, max_score, cells, out / "report.png")
+    return cells
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignment", help="assignment id, e.g. 00_tensors")
+    parser.add_argument("--db", default=f"sqlite:///{REPO_ROOT / 'gradebook.db'}", help="gradebook URL")
+    parser.add_argument("--autograded-dir", type=Path, default=REPO_ROOT / "autograded",
+                        help="where nbgrader autograde wrote <student>/<assignment>/<notebook>.ipynb")
+    parser.add_argument("--out", type=Path, required=True, help="folder for scores.csv, pass_rates.csv, report.png")
+    args = parser.parse_args(argv)
+    try:
+        cells = write_reports(args.assignment, args.db, args.autograded_dir, args.out)
+    except MissingEntry:
+        print(f"no assignment {args.assignment!r} in the gradebook {args.db}", file=sys.stderr)
+        return 1
+    scores, max_score = assignment_scores(args.db, args.assignment)
+    print(summary(args.assignment, scores, max_score, cells))
+    print(f"wrote {args.out / 'scores.csv'}, {args.out / 'pass_rates.csv'}, {args.out / 'report.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Contained grading: hostile or broken code loses what it could not finish, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import psutil
+import pytest
+
+from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.course import REPO_ROOT
+from autograder.demo import autograde_stock, db_url, register_assignment
+from autograder.grades import cell_scores
+from autograder.release import nbgrader_env
+
+ASSIGNMENT = "00_tensors"
+LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
+SLEEP_MARK = "317"  # a stray `sleep 317` must not survive grading
+
+
+def _listener() -> tuple[socket.socket, int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    threading.Thread(target=lambda: [server.accept() for _ in range(8)], daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def _students(port: int) -> list[SyntheticStudent]:
+    reference = reference_solutions(ASSIGNMENT)
+
+    def with_code(cell: str, code: str, before: bool = False) -> dict[str, str]:
+        source = f"{code}\n{reference[cell]}" if before else f"{reference[cell]}\n{code}"
+        return {**reference, cell: source}
+
+    return [
+        SyntheticStudent("hang_ignores_interrupt", "seeded_rand_solution", with_code(
+            "seeded_rand_solution",
+            "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass",
+            before=True)),
+        SyntheticStudent("infinite_loop", "pick_device_solution", with_code(
+            "pick_device_solution", "while True:\n    pass", before=True)),
+        SyntheticStudent("kernel_exit", "numpy_to_float32_solution", with_code(
+            "numpy_to_float32_solution", "import os\nos._exit(3)", before=True)),
+        SyntheticStudent("memory_hog", "flatten_per_sample_solution", with_code(
+            "flatten_per_sample_solution", "hog = []\nwhile True:\n    hog.append(bytearray(200 * 1024 * 1024))",
+            before=True)),
+        SyntheticStudent("output_flood", "", with_code(
+            "row_proportions_solution", "for i in range(60_000):\n    print('x' * 100)")),
+        SyntheticStudent("stray_and_fork_bomb", "", with_code(
+            "clip_negatives_solution",
+            "import subprocess\n"
+            f"subprocess.Popen(['sleep', '{SLEEP_MARK}'], start_new_session=True)\n"
+            "started = 0\n"
+            "try:\n"
+            "    for _ in range(200):\n"
+            "        subprocess.Popen(['sleep', '30'])\n"
+            "        started += 1\n"
+            "except OSError as error:\n"
+            "    print('process cap hit after', started)\n"
+            "print('started', started)")),
+        SyntheticStudent("network_probe", "", with_code(
+            "column_sums_solution",
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+            "    print('NETWORK REACHED')\n"
+            "except OSError as error:\n"
+            "    print('network blocked:', error)")),
+        SyntheticStudent("warns_on_stderr", "", {
+            **reference,
+            "prefix_sums_solution": reference["prefix_sums_solution"].replace(
+                "    return out", "    import sys, warnings\n    warnings.warn('just a warning')\n"
+                "    print('debug', file=sys.stderr)\n    return out"),
+        }),
+    ]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The hostile cohort, graded once by the grading command."""
+    server, port = _listener()
+    workdir = tmp_path_factory.mktemp("contained")
+    students = _students(port)
+    write_cohort(ASSIGNMENT, students, workdir / "submitted")
+    register_assignment(ASSIGNMENT, workdir)
+    results_file = workdir / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
+         "--db", db_url(workdir), "--json", str(results_file), *LIMITS],
+        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
+    )
+    server.close()
+    results = {r["student"]: r for r in json.loads(results_file.read_text())}
+    return workdir, students, results, completed
+
+
+def _scores(workdir, student):
+    return cell_scores(db_url(workdir), ASSIGNMENT, student)
+
+
+def _outputs(workdir, student, grade_id):
+    nb = json.loads((workdir / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join("".join(o.get("text", "")) + o.get("evalue", "") for o in cell["outputs"])
+
+
+@pytest.mark.xdist_group("nbgrader")
+@pytest.mark.parametrize("student, lost_cell", [
+    ("hang_ignores_interrupt", "seeded_rand_reproducible_without_global_seed"),
+    ("infinite_loop", "pick_device_follows_cuda_availability"),
+    ("kernel_exit", "numpy_to_float32_copies"),
+    ("memory_hog", "flatten_per_sample_shapes"),
+])
+def test_failure_costs_only_the_unfinished_cell(graded, student, lost_cell):
+    """Does a hang, a dead kernel or exhausted memory cost exactly the test it broke, with the others still counted?"""
+    workdir, _, results, completed = graded
+    scores = _scores(workdir, student)
+    assert results[student]["status"] == "graded", completed.stdout[-2000:]
+    assert scores[lost_cell] == 0
+    assert {g: s for g, s in scores.items() if g != lost_cell and s == 0} == {}, scores
+
+
+@pytest.mark.xdist_group("nbgrader")
+@pytest.mark.parametrize("student, kind", [
+    ("hang_ignores_interrupt", "unresponsive_cell"),
+    ("infinite_loop", "cell_timeout"),
+    ("kernel_exit", "kernel_died"),
+    ("output_flood", "output_flood"),
+    ("stray_and_fork_bomb", "stray_processes"),
+])
+def test_incident_is_recorded_and_summarized(graded, student, kind):
+    """Is what happened recorded on the student's result and listed in the run's summary?"""
+    _, _, results, completed = graded
+    assert kind in {incident["kind"] for incident in results[student]["incidents"]}
+    assert f"{ASSIGNMENT}/{student}: {kind}" in completed.stdout
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_output_flood_is_truncated_but_scored(graded):
+    """Is a flood of output cut to the limit while the correct answer keeps its points?"""
+    workdir, _, _, _ = graded
+    assert sum(_scores(workdir, "output_flood").values()) == 10
+    nb_text = (workdir / "autograded" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert len(nb_text) < 2_000_000
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_no_process_survives_and_the_process_cap_holds(graded):
+    """Are stray processes killed after grading, and is the number of processes capped?"""
+    workdir, _, _, _ = graded
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", SLEEP_MARK]]
+    assert leftovers == []
+    assert "process cap hit after" in _outputs(workdir, "stray_and_fork_bomb", "clip_negatives_solution")
+    assert sum(_scores(workdir, "stray_and_fork_bomb").values()) == 10
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_network_is_unreachable(graded):
+    """Can a submission not reach a server listening on this machine's loopback?"""
+    workdir, _, _, _ = graded
+    text = _outputs(workdir, "network_probe", "column_sums_solution")
+    assert "network blocked" in text and "NETWORK REACHED" not in text
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_warnings_on_stderr_do_not_fail_a_correct_cell(graded):
+    """Does a correct answer that prints warnings to stderr keep all its points?"""
+    workdir, _, _, _ = graded
+    assert sum(_scores(workdir, "warns_on_stderr").values()) == 10
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_plain_nbgrader_autograde_gets_the_same_containment(graded, tmp_path):
+    """Does plain `nbgrader autograde` (same config) also survive a hang that ignores KeyboardInterrupt?"""
+    _, students, _, _ = graded
+    hang = [s for s in students if s.student_id == "hang_ignores_interrupt"]
+    write_cohort(ASSIGNMENT, hang, tmp_path / "submitted")
+    register_assignment(ASSIGNMENT, tmp_path)
+    completed = autograde_stock(ASSIGNMENT, tmp_path, "--ContainedExecute.timeout=6")
+    scores = _scores(tmp_path, "hang_ignores_interrupt")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert scores["seeded_rand_reproducible_without_global_seed"] == 0
+    assert sum(scores.values()) == 9
