@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader shells out to `alembic`, which lives in the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test release release-check time-notebook clean
+.PHONY: setup demo test release release-check time-notebook bench grade clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -32,3 +32,9 @@ time-notebook: setup  ## how long Run All of each reference notebook takes in a 
 
 clean:
 	rm -rf demo bench .pytest_cache
+
+bench: setup  ## stock nbgrader autograde vs python -m autograder.grade on the same cohort
+	$(PY) -m autograder.bench
+
+grade: setup  ## grade every submission of every assignment in submitted/ (only new or changed ones)
+	$(PY) -m autograder.grade all --changed-only

@@ -1,4 +1,4 @@
-"""``make demo``: build a synthetic cohort, autograde it with nbgrader into a sqlite gradebook, print the scores.
+"""``make demo``: build a synthetic cohort, grade it into a sqlite gradebook, print the scores and write reports.
 
 Everything is written under ``demo/`` (ignored by git): ``demo/submitted``, ``demo/autograded`` and
 ``demo/gradebook.db``. The committed course (source/, release/) is only read.
@@ -17,6 +17,7 @@ from pathlib import Path
 from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.grades import score_table
+from autograder.reports import write_reports
 from autograder.release import generate, nbgrader_env
 
 
@@ -53,6 +54,17 @@ def autograde_stock(
     )
 
 
+def grade_fast(assignment: str, workdir: Path, *extra: str, progress: bool = True) -> subprocess.CompletedProcess:
+    """Grade every submission of ``assignment`` with ``python -m autograder.grade`` (parallel, contained)."""
+    command = [
+        sys.executable, "-m", "autograder.grade", assignment, "--root", str(REPO_ROOT),
+        "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
+        "--db", db_url(workdir), *extra, *([] if progress else ["--no-progress"]),
+    ]
+    return subprocess.run(command, cwd=REPO_ROOT, env=nbgrader_env(), text=True,
+                          capture_output=not progress)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,20 +78,26 @@ def main(argv: list[str] | None = None) -> int:
         cohort = demo_cohort(assignment)
         write_cohort(assignment, cohort, workdir / "submitted")
         register_assignment(assignment, workdir)
-        print(f"[{assignment}] grading {len(cohort)} synthetic students with nbgrader autograde ...", flush=True)
+        print(f"[{assignment}] grading {len(cohort)} synthetic students with `python -m autograder.grade` ...",
+              flush=True)
         start = time.perf_counter()
-        completed = autograde_stock(assignment, workdir)
+        grade_fast(assignment, workdir)
         elapsed = time.perf_counter() - start
-        (workdir / f"autograde-{assignment}.log").write_text(completed.stdout + completed.stderr, encoding="utf-8")
         descriptions = {student.student_id: student.description for student in cohort}
-        ungraded = [s.student_id for s in cohort if not (workdir / "autograded" / s.student_id / assignment).exists()]
+        graded = {p.parent.name for p in (workdir / "autograded").glob(f"*/{assignment}")}
         print(f"\n{'student':<18} {'score':>9}  what the notebook holds")
         for student, score, max_score in score_table(db_url(workdir), assignment, [s.student_id for s in cohort]):
-            shown = "error" if student in ungraded or score is None else f"{score:g}/{max_score:g}"
+            shown = "error" if student not in graded or score is None else f"{score:g}/{max_score:g}"
             print(f"{student:<18} {shown:>9}  {descriptions[student]}")
+        reports = workdir / "reports" / assignment
+        cells = write_reports(assignment, db_url(workdir), workdir / "autograded", reports)
         print(f"\ngraded in {elapsed:.1f} s; gradebook: {workdir / 'gradebook.db'}")
-        if ungraded:
-            print(f"could not be graded (see {workdir / f'autograde-{assignment}.log'}): {', '.join(ungraded)}")
+        print(f"reports: {reports}/scores.csv, pass_rates.csv, report.png")
+        print("lowest pass rates:")
+        for cell in sorted(cells, key=lambda c: c.pass_rate)[:3]:
+            top = cell.top_failures(1)
+            reason = f" ({top[0][0][:80]})" if top else ""
+            print(f"  {cell.grade_id}: {cell.passed}/{cell.graded} passed{reason}")
     return 0
 
 

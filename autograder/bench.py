@@ -1,0 +1,121 @@
+"""``make bench``: grade the same cohort with stock ``nbgrader autograde`` and with ``python -m autograder.grade``.
+
+Stock means nbgrader's own pipeline and kernels (a course folder whose nbgrader_config.py only sets the course id
+and the solution stub), one notebook at a time. Prints notebooks per minute for both, the per-notebook overhead
+(grading time minus cell execution time), and as its last line
+``speedup <ratio>x over stock nbgrader autograde, identical scores: yes|no``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from autograder.cohort import SyntheticStudent, demo_cohort, write_cohort
+from autograder.course import REPO_ROOT, published_assignments
+from autograder.demo import autograde_stock, db_url, grade_fast, register_assignment
+from autograder.execute import INCIDENTS_SUFFIX
+from autograder.grades import cell_scores
+from autograder.release import nbgrader_env
+
+_STOCK_CONFIG = '''c = get_config()
+c.CourseDirectory.course_id = {course_id!r}
+c.ClearSolutions.code_stub = {{"python": "# 여기에 코드를 작성하세요\\nraise NotImplementedError()"}}
+'''
+
+
+def bench_cohort(assignment: str, size: int) -> list[SyntheticStudent]:
+    """``size`` gradable students cycling through the demo cohort (the broken notebook left out)."""
+    base = [s for s in demo_cohort(assignment) if s.broken_text is None]
+    return [
+        SyntheticStudent(f"b{index:03d}_{base[index % len(base)].student_id}", base[index % len(base)].description,
+                         base[index % len(base)].replacements)
+        for index in range(size)
+    ]
+
+
+def stock_course(folder: Path) -> Path:
+    """A course root that runs nbgrader exactly as shipped: same source/, none of this course's configuration."""
+    from autograder.course import COURSE_ID
+
+    folder.mkdir(parents=True)
+    (folder / "source").symlink_to(REPO_ROOT / "source")
+    (folder / "nbgrader_config.py").write_text(_STOCK_CONFIG.format(course_id=COURSE_ID), encoding="utf-8")
+    return folder
+
+
+def cell_seconds(workdir: Path, assignment: str) -> list[float]:
+    """Cell execution seconds of every notebook the fast run graded (recorded by ContainedExecute)."""
+    return [
+        json.loads(path.read_text(encoding="utf-8")).get("cell_seconds", 0.0)
+        for path in (workdir / "autograded").glob(f"*/{assignment}/{assignment}{INCIDENTS_SUFFIX}")
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=20, help="cohort size")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "bench")
+    parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: cores)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    assignment = published_assignments()[0]
+    students = bench_cohort(assignment, args.students)
+    stock, fast = workdir / "stock", workdir / "fast"
+    root = stock_course(workdir / "stock_course")
+    for folder in (stock, fast):
+        write_cohort(assignment, students, folder / "submitted")
+
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                    f"--CourseDirectory.release_directory={workdir / 'stock_release'}", f"--db={db_url(stock)}"],
+                   cwd=root, env=nbgrader_env(), check=True, capture_output=True)
+    print(f"stock nbgrader autograde: {len(students)} notebooks of {assignment} ...", flush=True)
+    start = time.perf_counter()
+    stock_run = autograde_stock(assignment, stock, root=root)
+    stock_s = time.perf_counter() - start
+    if stock_run.returncode != 0:
+        print(stock_run.stdout[-3000:] + stock_run.stderr[-3000:], file=sys.stderr)
+
+    register_assignment(assignment, fast)
+    extra = ["--workers", str(args.workers)] if args.workers else []
+    print(f"python -m autograder.grade: {len(students)} notebooks ...", flush=True)
+    start = time.perf_counter()
+    fast_run = grade_fast(assignment, fast, *extra, progress=False)
+    fast_s = time.perf_counter() - start
+    workers = args.workers or _workers_from(fast_run.stdout)
+
+    differing = [s.student_id for s in students
+                 if cell_scores(db_url(stock), assignment, s.student_id) != cell_scores(db_url(fast), assignment, s.student_id)
+                 or not cell_scores(db_url(fast), assignment, s.student_id)]
+    cells = cell_seconds(fast, assignment)
+    cell_avg = sum(cells) / len(cells) if cells else 0.0
+    n = len(students)
+    print(f"cell execution per notebook: {cell_avg:.2f} s (measured in the fast run's kernels)")
+    print(f"stock nbgrader autograde : {stock_s:7.1f} s, {60 * n / stock_s:6.1f} notebooks/min, "
+          f"overhead {stock_s / n - cell_avg:5.2f} s per notebook")
+    print(f"python -m autograder.grade: {fast_s:7.1f} s, {60 * n / fast_s:6.1f} notebooks/min, "
+          f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers)")
+    if differing:
+        print(f"scores differ for: {', '.join(differing)}")
+    print(f"speedup {stock_s / fast_s:.1f}x over stock nbgrader autograde, identical scores: "
+          f"{'no' if differing else 'yes'}")
+    return 0
+
+
+def _workers_from(output: str) -> int:
+    for line in output.splitlines():
+        if line.endswith("workers") and " with " in line:
+            return int(line.rsplit(" with ", 1)[1].split()[0])
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
