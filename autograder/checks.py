@@ -6,6 +6,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from autograder.judge import StudentCodeError, StudentFunction, local_function
+
 
 def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
@@ -72,10 +74,14 @@ def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> No
         ) from None
 
 
-def call_with_copies(fn: Callable[..., Any], *tensors: torch.Tensor) -> Any:
-    """Call ``fn`` on copies of ``tensors`` and fail if it changed them, so the caller's expected values stay intact."""
-    copies = [tensor.clone() for tensor in tensors]
-    result = fn(*copies)
-    for original, copy in zip(tensors, copies):
-        expect_unchanged(original, copy, f"`{getattr(fn, '__name__', '함수')}`")
-    return result
+def call_with_copies(fn: Callable[..., Any] | StudentFunction, *tensors: torch.Tensor) -> Any:
+    """Call ``fn`` on copies of ``tensors``, fail if it changed them or raised, and return its result."""
+    student_fn = fn if isinstance(fn, StudentFunction) else local_function(fn)
+    call = student_fn.run(*tensors)
+    if call.error:
+        raise StudentCodeError(
+            f"`{student_fn.__name__}`을(를) 실행하다가 {call.error['type']} 오류가 났어요: {call.error['message']}"
+        )
+    for original, after in zip(tensors, call.args_after):
+        expect_unchanged(original, after, f"`{student_fn.__name__}`")
+    return call.result

@@ -14,6 +14,7 @@ Configured in ``nbgrader_config.py`` as the first autograde preprocessor, so pla
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -26,9 +27,18 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.judge import PROBE_SOURCE, directives, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
 
 INCIDENTS_SUFFIX = ".grading.json"
+TAMPERED = (
+    "채점에 쓰이는 환경(torch, numpy, 내장 함수, IPython의 실행 장치 중 {names})이 바뀐 것이 감지되어 이 셀의 점수를 줄 수 "
+    "없어요. 선생님이 직접 확인할 거예요."
+)
+
+
+class ProbeError(RuntimeError):
+    """The judge could not get an answer from the kernel."""
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -62,6 +72,9 @@ class ContainedExecute(Execute):
         self._sandbox: dict[str, Any] = {}
         self._strays = 0
         self._cell_seconds = 0.0
+        self._baseline: dict[str, str] | None = None
+        self._probe_module: str | None = None
+        self._tampered: list[str] = []
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -75,7 +88,8 @@ class ContainedExecute(Execute):
             return
         if self._strays:
             self._incidents.append({"kind": "stray_processes", "cell": None, "detail": f"{self._strays} killed"})
-        record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3)}
+        record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
+                  "flags": sorted(set(self._tampered))}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 
@@ -107,6 +121,8 @@ class ContainedExecute(Execute):
             self._incidents.append({"kind": "notebook_timeout", "cell": grade_id, "detail": ""})
             return cell, self.resources
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
+        if self._baseline is None:
+            self._baseline = self._fingerprint()
         self._output_sizes[index] = 0
         started = time.monotonic()
         try:
@@ -134,11 +150,110 @@ class ContainedExecute(Execute):
                                     "detail": f"{self._output_sizes[index]:,} bytes"})
         if not any(output.get("output_type") == "error" for output in cell.outputs):
             self._succeeded.append(index)
+        if directives(cell.source) or self._is_test_cell(cell):
+            self._judge_cell(cell, grade_id)
         else:
             for output in cell.outputs:
                 if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
                     self._incidents.append({"kind": "cell_timeout", "cell": grade_id, "detail": ""})
         return cell, self.resources
+
+    # -- the judge --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_test_cell(cell: NotebookNode) -> bool:
+        meta = cell.metadata.get("nbgrader", {})
+        return bool(meta.get("grade")) and not meta.get("solution")
+
+    def _judge_cell(self, cell: NotebookNode, grade_id: str) -> None:
+        """Check for tampering, then reach the hidden tests' verdict outside the kernel; a failure becomes an error."""
+        changed = self._changed_since_baseline()
+        if changed:
+            self._tampered.extend(changed)
+            self._incidents.append({"kind": "tampering", "cell": grade_id, "detail": ", ".join(changed)})
+            cell.outputs.append(error_output("GradingIntegrityError", TAMPERED.format(names=", ".join(changed[:5]))))
+            return
+        if not directives(cell.source):
+            return
+        try:
+            failure = verdict(cell.source, self._send)
+        except ProbeError as error:
+            failure = f"숨겨진 테스트가 함수를 실행하지 못했어요: {error}"
+            self._incidents.append({"kind": "probe_failed", "cell": grade_id, "detail": str(error)[:200]})
+        if failure:
+            cell.outputs.append(error_output("AssertionError", failure))
+
+    def _fingerprint(self) -> dict[str, str] | None:
+        try:
+            return self._probe({"op": "fingerprint"})
+        except ProbeError:
+            return None
+
+    def _install_probe(self) -> None:
+        """Load the probe into the kernel once, as a module under a random name, before any student code runs."""
+        self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"
+        code = (
+            "import sys as _s, types as _t\n"
+            f"_m = _t.ModuleType({self._probe_module!r})\n"
+            f"exec({PROBE_SOURCE!r}, _m.__dict__)\n"
+            f"_s.modules[{self._probe_module!r}] = _m\n"
+            "del _s, _t, _m\n"
+        )
+        self._execute_silently(code, None)
+
+    def _changed_since_baseline(self) -> list[str]:
+        """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started."""
+        if not self._baseline:
+            return []
+        current = self._fingerprint()
+        if current is None:
+            return ["(the kernel did not answer the integrity check)"]
+        return [name for name, value in self._baseline.items() if current.get(name) != value]
+
+    def _send(self, request: dict) -> dict:
+        """Run one probe request in the kernel and return its JSON reply (see autograder.probe)."""
+        return self._probe(request)
+
+    def _probe(self, request: dict) -> Any:
+        if getattr(self, "_probe_module", None) is None:
+            self._install_probe()
+        code = (
+            f"__autograder_reply__ = __import__('sys').modules[{self._probe_module!r}]"
+            f".handle(globals(), {json.dumps(request)!r})"
+        )
+        expression = self._execute_silently(code, "__autograder_reply__")
+        try:
+            return json.loads(ast.literal_eval(expression["data"]["text/plain"]))
+        except (KeyError, ValueError, SyntaxError) as error:
+            raise ProbeError(f"알아볼 수 없는 응답 ({type(error).__name__})") from None
+
+    def _execute_silently(self, code: str, expression: str | None) -> dict:
+        """Run code in the kernel without output or history; return the evaluated expression's reply."""
+        assert self.kc is not None and self.km is not None
+        expressions = {"reply": expression} if expression else {}
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                 user_expressions=expressions)
+        deadline = time.monotonic() + max(1.0, min(self._cell_timeout or 60, self._deadline - time.monotonic()))
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                run_sync(self.km.interrupt_kernel)()
+                raise ProbeError("시간 제한 안에 끝나지 않았어요")
+            try:
+                reply = run_sync(self.kc.get_shell_msg)(timeout=remaining)
+            except Exception:  # noqa: BLE001 - queue.Empty: checked against the deadline above
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise ProbeError(content.get("ename") or "no reply")
+        if expression is None:
+            return {}
+        result = content.get("user_expressions", {}).get("reply", {})
+        if result.get("status") != "ok":
+            raise ProbeError(result.get("ename") or "no reply")
+        return result
 
     def _restart_and_replay(self) -> None:
         """Start a fresh kernel and re-run the cells that had succeeded, so later cells find their definitions."""
@@ -147,6 +262,8 @@ class ContainedExecute(Execute):
             raise KeyboardInterrupt("grading was interrupted")
         run_sync(self.km.restart_kernel)(now=True)
         run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+        self._probe_module = None
+        self._baseline = self._fingerprint()
         for index in list(self._succeeded):
             remaining = self._deadline - time.monotonic()
             if remaining <= 1:

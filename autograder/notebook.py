@@ -1,7 +1,7 @@
 """Read assignment notebooks, swap solution cells, and grade a notebook in-process (fast, for the test suite).
 
-The in-process grader mirrors what ``nbgrader autograde`` decides for a test cell: full points when the cell runs
-without an error and writes nothing to stderr, zero otherwise. It runs cells with ``exec`` in a fresh namespace, so
+The in-process grader mirrors what grading decides for a test cell: full points when the cell runs without an
+error and its hidden tests (the judge directives) pass, zero otherwise. It runs cells with ``exec`` in a fresh namespace, so
 hundreds of variants grade in seconds; a sample of them also goes through real ``nbgrader autograde`` in the tests.
 """
 
@@ -19,6 +19,8 @@ from typing import Mapping
 
 import nbformat
 import torch
+
+from autograder.judge import LocalStudent, verdict
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -123,6 +125,8 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                     continue
                 meta = nbgrader_meta(cell)
                 error = _run_cell(cell.source, namespace, f"<cell {meta.get('grade_id', index)}>")
+                if meta.get("grade") and not meta.get("solution") and not error:
+                    error = _judge(cell.source, namespace)
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
                     grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error)
@@ -131,8 +135,15 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
     return grade
 
 
+def _judge(source: str, namespace: dict) -> str:
+    """The hidden tests' verdict on a test cell ('' when they pass), as ContainedExecute reaches it in grading."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        failure = verdict(source, LocalStudent(namespace).send)
+    return f"AssertionError: {failure}" if failure else ""
+
+
 def _run_cell(source: str, namespace: dict, filename: str) -> str:
-    """Execute one cell; return '' on success, else the error line (stderr output counts as an error)."""
+    """Execute one cell; return '' on success, else the error line (stderr alone is no error: StderrDoesNotFail)."""
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
@@ -140,6 +151,4 @@ def _run_cell(source: str, namespace: dict, filename: str) -> str:
             exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - grading runs the notebook's code
     except Exception as error:  # noqa: BLE001 - a failing cell is a grading outcome, not a crash
         return _last_error_line(error)
-    if stderr.getvalue().strip():
-        return "stderr: " + stderr.getvalue().strip().splitlines()[-1]
     return ""

@@ -1,14 +1,18 @@
-"""Hidden tests of assignment 00_tensors: one ``check_<function>`` per graded cell, called from the notebook."""
+"""Hidden tests of assignment 00_tensors: one ``check_<function>`` per graded cell.
+
+Each check receives the student's functions as :class:`autograder.judge.StudentFunction` handles: calling one runs
+the student's code in their kernel and returns plain data, and every expected value and comparison stays here.
+The notebook names a check in its hidden block: ``# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)``.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
-from unittest import mock
 
 import numpy as np
 import torch
 
 from autograder.checks import call_with_copies, expect_close, expect_plain_tensor
+from autograder.judge import StudentCodeError, StudentFunction
 from autograder.uninit import assert_no_uninitialized_reads
 
 
@@ -16,16 +20,18 @@ def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def check_seeded_rand(seeded_rand: Callable) -> None:
+def check_seeded_rand(seeded_rand: StudentFunction) -> None:
     """Reproducible, seed-dependent, uniform on [0, 1), float32, and the global RNG state left alone."""
     for shape, seed in [((2, 3), 0), ((4,), 123), ((3, 2, 2), 2**31 - 1)]:
-        global_state = torch.get_rng_state()
-        result = seeded_rand(shape, seed)
-        if not torch.equal(global_state, torch.get_rng_state()):
+        call = seeded_rand.run(shape, seed)
+        if call.error:
+            raise StudentCodeError(f"seeded_rand({shape}, {seed})에서 {call.error['type']} 오류가 났어요: {call.error['message']}")
+        if call.global_rng_changed:
             raise AssertionError(
                 "전역 난수 상태(global RNG state)가 바뀌었어요. torch.manual_seed(seed)는 프로그램 전체의 난수에 영향을 줘요. "
                 "torch.Generator().manual_seed(seed)로 전용 생성기를 만들어 generator=로 넘겨 주세요."
             )
+        result = call.result
         expect_plain_tensor(result, f"seeded_rand({shape}, {seed})의 결과", dtype=torch.float32, shape=shape)
         again = seeded_rand(shape, seed)
         expect_close(again, result, f"seeded_rand({shape}, {seed})를 두 번 부른 결과", hint="같은 seed면 같은 값이어야 해요.")
@@ -43,11 +49,10 @@ def check_seeded_rand(seeded_rand: Callable) -> None:
         )
 
 
-def check_pick_device(pick_device: Callable) -> None:
+def check_pick_device(pick_device: StudentFunction) -> None:
     """CUDA exactly when ``torch.cuda.is_available()`` says so (checked both ways by patching it)."""
     for available, expected in [(False, "cpu"), (True, "cuda")]:
-        with mock.patch.object(torch.cuda, "is_available", lambda available=available: available):
-            received = torch.device(pick_device())
+        received = torch.device(pick_device(cuda_available=available))
         if received.type != expected:
             situation = "GPU가 있는" if available else "GPU가 없는"
             raise AssertionError(
@@ -56,7 +61,7 @@ def check_pick_device(pick_device: Callable) -> None:
             )
 
 
-def check_numpy_to_float32(numpy_to_float32: Callable) -> None:
+def check_numpy_to_float32(numpy_to_float32: StudentFunction) -> None:
     """float32 values of any input dtype, and no memory shared with the array (also for float32 input)."""
     arrays = {
         "float32 배열": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
@@ -65,11 +70,13 @@ def check_numpy_to_float32(numpy_to_float32: Callable) -> None:
     }
     for label, array in arrays.items():
         expected = torch.tensor(np.array(array, dtype=np.float32))
-        result = numpy_to_float32(array)
+        call = numpy_to_float32.run(array, mutate_args_after=True)
+        if call.error:
+            raise StudentCodeError(f"{label}을 바꾸다가 {call.error['type']} 오류가 났어요: {call.error['message']}")
+        result = call.result
         expect_plain_tensor(result, f"{label}을 바꾼 결과", dtype=torch.float32, shape=array.shape)
         expect_close(result, expected, f"{label}을 바꾼 결과", inputs=repr(array))
-        array += 1
-        if not torch.equal(result, expected):
+        if not torch.equal(call.result_after_arg_mutation, expected):
             raise AssertionError(
                 f"{label}을 바꿨더니 결과 텐서도 바뀌었어요: 메모리를 공유하고 있어요. "
                 "torch.from_numpy(arr).float()나 torch.as_tensor(arr, dtype=torch.float32)는 arr가 이미 float32면 "
@@ -77,7 +84,7 @@ def check_numpy_to_float32(numpy_to_float32: Callable) -> None:
             )
 
 
-def check_flatten_per_sample(flatten_per_sample: Callable) -> None:
+def check_flatten_per_sample(flatten_per_sample: StudentFunction) -> None:
     """(N, ...) -> (N, rest) with the elements in order, also for non-contiguous inputs and any rank."""
     cases = {
         "연속인 (2, 3, 4, 5) 텐서": torch.arange(120).reshape(2, 3, 4, 5),
@@ -100,7 +107,7 @@ def _positive(*shape: int, dtype: torch.dtype = torch.float32, seed: int = 0) ->
     return (torch.rand(shape, generator=_seeded(seed), dtype=torch.float64) + 0.1).to(dtype)
 
 
-def check_row_proportions(row_proportions: Callable) -> None:
+def check_row_proportions(row_proportions: StudentFunction) -> None:
     """Each element divided by its row sum, for square and non-square inputs, dtype kept, input untouched."""
     cases = [_positive(3, 3), _positive(2, 5, seed=1), _positive(4, 1, seed=2), _positive(1, 4, seed=3),
              _positive(3, 3, dtype=torch.float64, seed=4)]
@@ -116,7 +123,7 @@ def check_row_proportions(row_proportions: Callable) -> None:
         )
 
 
-def check_clip_negatives(clip_negatives: Callable) -> None:
+def check_clip_negatives(clip_negatives: StudentFunction) -> None:
     """Negatives become 0 in a new tensor of the same dtype; never depends on uninitialized memory."""
     cases = [torch.randn(10, generator=_seeded(0)), torch.randn(3, 4, generator=_seeded(1), dtype=torch.float64),
              torch.tensor([-1.0, 0.0, 2.0, -3.5, 4.0])]
@@ -128,7 +135,7 @@ def check_clip_negatives(clip_negatives: Callable) -> None:
         expect_close(result, x.clamp(min=0), what, inputs=repr(x), hint="음수는 0으로, 나머지는 그대로여야 해요.")
 
 
-def check_column_sums(column_sums: Callable) -> None:
+def check_column_sums(column_sums: StudentFunction) -> None:
     """Column sums in the input's dtype (integers too), no uninitialized reads, input untouched."""
     cases = [torch.randn(3, 4, generator=_seeded(0)), torch.randint(-50, 50, (5, 3), generator=_seeded(1)),
              torch.randn(4, 4, generator=_seeded(2), dtype=torch.float64), torch.randn(1, 6, generator=_seeded(3))]
@@ -141,7 +148,7 @@ def check_column_sums(column_sums: Callable) -> None:
                      hint="합을 0에서 시작해 모든 행을 한 번씩 더해야 해요.")
 
 
-def check_prefix_sums(prefix_sums: Callable) -> None:
+def check_prefix_sums(prefix_sums: StudentFunction) -> None:
     """Running sums in the input's dtype with every element written; no uninitialized reads."""
     cases = [torch.randn(7, generator=_seeded(0)), torch.randint(-9, 9, (5,), generator=_seeded(1)),
              torch.tensor([2.5], dtype=torch.float64), torch.arange(10.0)]

@@ -1,0 +1,177 @@
+"""Grader-side half of the judge: hidden tests reach their verdict outside the student's kernel.
+
+A test cell's hidden block holds one directive, for example::
+
+    ### BEGIN HIDDEN TESTS
+    # judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)
+    ### END HIDDEN TESTS
+
+The kernel sees only a comment. After the cell runs, the grader (``ContainedExecute``, or the in-process grader of
+the test suite) calls ``check_prefix_sums`` with a :class:`StudentFunction`: a handle that calls the student's
+``prefix_sums`` in the kernel through :mod:`autograder.probe` and gets back plain data. Expected values, tolerances and
+comparisons live only here, in a process the student's code never ran in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from autograder import probe
+
+DIRECTIVE = re.compile(r"^\s*#\s*judge:\s*([\w.]+)\(([\w,\s]*)\)\s*$", re.MULTILINE)
+PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
+
+
+class StudentCodeError(AssertionError):
+    """The student's function raised; the message says which exception, in Korean."""
+
+
+@dataclass
+class Call:
+    """What one call of the student's function did: its result, its arguments afterwards, or its error."""
+
+    result: Any = None
+    args_after: tuple = ()
+    error: dict | None = None
+    global_rng_changed: bool = False
+    result_after_arg_mutation: Any = None
+
+
+def _decode_result(data: Any) -> Any:
+    """Decode, refusing anything that only pretends to be a tensor or an array."""
+    if isinstance(data, dict) and data.get("t") == "tensor" and data["class"] != "torch.Tensor":
+        raise AssertionError(
+            f"결과는 torch.Tensor여야 해요. 지금은 {data['class']} 객체를 돌려줬어요 (상속한 클래스나 흉내 낸 객체는 받을 수 없어요)."
+        )
+    if isinstance(data, dict) and data.get("t") == "other":
+        return _Opaque(data["class"], data["repr"])
+    if isinstance(data, dict) and data.get("t") in {"list", "tuple"}:
+        items = [_decode_result(item) for item in data["items"]]
+        return items if data["t"] == "list" else tuple(items)
+    return probe.decode(data)
+
+
+@dataclass(frozen=True)
+class _Opaque:
+    """A value the probe could only describe (an object of a class the judge does not rebuild)."""
+
+    class_name: str
+    text: str
+
+    def __repr__(self) -> str:
+        return f"<{self.class_name}: {self.text}>"
+
+
+def _to_call(reply: dict) -> Call:
+    if reply.get("error"):
+        return Call(error=reply["error"], global_rng_changed=bool(reply.get("global_rng_changed")))
+    return Call(
+        result=_decode_result(reply["result"]),
+        args_after=tuple(probe.decode(item) for item in reply["args_after"]),
+        global_rng_changed=bool(reply.get("global_rng_changed")),
+        result_after_arg_mutation=(
+            _decode_result(reply["result_after_arg_mutation"]) if "result_after_arg_mutation" in reply else None
+        ),
+    )
+
+
+class StudentFunction:
+    """A function defined in the student's notebook, called through the probe with plain data."""
+
+    def __init__(self, name: str, send: Callable[[dict], dict]) -> None:
+        self.__name__ = name
+        self._send = send
+
+    def _request(self, args: tuple, **options: Any) -> dict:
+        reply = self._send({"function": self.__name__, "args": [probe.encode(a) for a in args], **options})
+        if reply.get("missing"):
+            raise AssertionError(f"`{self.__name__}` 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
+        return reply
+
+    def run(self, *args: Any, **options: Any) -> Call:
+        """Call once on copies of ``args``; the student's exception is reported, not raised."""
+        return _to_call(self._request(args, **options))
+
+    def __call__(self, *args: Any, **options: Any) -> Any:
+        """Call once and return the result; the student's exception becomes a failing check."""
+        call = self.run(*args, **options)
+        if call.error:
+            raise StudentCodeError(
+                f"`{self.__name__}`을(를) 실행하다가 {call.error['type']} 오류가 났어요: {call.error['message']}"
+            )
+        return call.result
+
+    def rounds(self, *args: Any) -> list[Call]:
+        """One call per fill pattern of uninitialized memory (see :mod:`autograder.uninit`)."""
+        return [_to_call(r) for r in self._request(args, rounds=True)["rounds"]]
+
+
+class LocalStudent:
+    """The student's namespace in this very process (the in-process grader of the test suite)."""
+
+    def __init__(self, namespace: dict) -> None:
+        self.namespace = namespace
+
+    def send(self, request: dict) -> dict:
+        """Serve a request with the probe, through the same JSON the kernel path uses."""
+        return json.loads(probe.handle(self.namespace, json.dumps(request)))
+
+
+def local_function(fn: Callable, name: str | None = None) -> StudentFunction:
+    """Wrap a plain callable (tests, reusable checks) as a :class:`StudentFunction`."""
+    label = name or getattr(fn, "__name__", "function")
+    return StudentFunction(label, LocalStudent({label: fn}).send)
+
+
+def directives(source: str) -> list[tuple[str, list[str]]]:
+    """The judge directives of a test cell: (dotted check name, student function names)."""
+    return [(m.group(1), [n.strip() for n in m.group(2).split(",") if n.strip()]) for m in DIRECTIVE.finditer(source)]
+
+
+def resolve(dotted: str) -> Callable:
+    """Import a check by its dotted name; only checks inside ``autograder.hidden`` may be named."""
+    module_name, _, attribute = dotted.rpartition(".")
+    if not module_name.startswith("autograder.hidden."):
+        raise ValueError(f"judge checks must live in autograder.hidden, not {dotted!r}")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def verdict(source: str, send: Callable[[dict], dict]) -> str | None:
+    """Run every judge directive of a cell; return the first failure message, or None when all pass."""
+    for dotted, names in directives(source):
+        check = resolve(dotted)
+        try:
+            check(*[StudentFunction(name, send) for name in names])
+        except AssertionError as failure:
+            return str(failure)
+        except Exception as error:  # noqa: BLE001 - a broken reply or a check crash fails the cell, visibly
+            return f"채점 중 확인할 수 없는 결과가 나왔어요 ({type(error).__name__}: {error})"
+    return None
+
+
+def same_values(first: Any, other: Any) -> bool:
+    """Exact equality of decoded results, NaN equal to NaN."""
+    if isinstance(first, torch.Tensor) and isinstance(other, torch.Tensor):
+        if first.shape != other.shape or first.dtype != other.dtype:
+            return False
+        if first.dtype.is_floating_point or first.dtype.is_complex:
+            return bool(((first == other) | (first.isnan() & other.isnan())).all())
+        return bool((first == other).all())
+    if isinstance(first, np.ndarray) and isinstance(other, np.ndarray):
+        return first.shape == other.shape and first.dtype == other.dtype and bool(
+            np.array_equal(first, other, equal_nan=first.dtype.kind in "fc"))
+    if isinstance(first, (list, tuple)) and isinstance(other, (list, tuple)):
+        return type(first) is type(other) and len(first) == len(other) and all(
+            same_values(a, b) for a, b in zip(first, other))
+    if isinstance(first, float) and isinstance(other, float) and math.isnan(first) and math.isnan(other):
+        return True
+    return type(first) is type(other) and first == other

@@ -1,0 +1,273 @@
+"""Kernel-side half of the judge: calls a student's function and reports what happened as plain JSON data.
+
+The grader sends this file's *source* into the student's kernel with every request and runs it in a private
+namespace (the kernel never imports the ``autograder`` package, which it cannot even see). ``handle`` looks up the
+student's function, decodes the arguments (plain data: dtype, shape, strides and raw bytes; never pickles), calls
+the function on fresh copies and encodes the result, the arguments afterwards, any exception, and side effects the
+checks care about. The verdict is reached in the grader process from this data, so nothing the student's code
+does to torch, numpy, builtins or IPython can change how results are compared.
+
+Only the standard library, torch and numpy are used here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+MAX_BYTES = 16 * 1024 * 1024
+FILL_ROUNDS = 4
+
+# ------------------------------------------------------------------------------------------------ fill patterns
+
+_aten = torch.ops.aten
+_ALLOCATING_OPS = frozenset(
+    op for op in (
+        _aten.empty.memory_format, _aten.empty_like.default, _aten.new_empty.default, _aten.empty_strided.default,
+        _aten.new_empty_strided.default, getattr(getattr(_aten, "empty_permuted", None), "default", None),
+    ) if op is not None
+)
+
+
+def fill_value(dtype: torch.dtype, round_index: int) -> Any:
+    """The value that uninitialized memory of ``dtype`` holds in round ``round_index``."""
+    if dtype == torch.bool:
+        return (True, False)[round_index % 2]
+    if dtype.is_floating_point or dtype.is_complex:
+        big = min(1.0e30, torch.finfo(dtype).max / 4)
+        return (math.nan, big, -big, 0.0)[round_index % FILL_ROUNDS]
+    info = torch.iinfo(dtype)
+    # Zero is what garbage most often looks like; unsigned types already have it as their minimum.
+    fourth = info.max // 2 if info.min == 0 else 0
+    return (info.max, info.min, info.max // 3 + 7, fourth)[round_index % FILL_ROUNDS]
+
+
+def _fill(tensor: torch.Tensor, round_index: int) -> None:
+    if tensor.numel() and not tensor.is_meta:
+        with torch.no_grad():
+            tensor.fill_(fill_value(tensor.dtype, round_index))
+
+
+class FillUninitialized(TorchDispatchMode):
+    """Fills every uninitialized allocation (and ``resize_`` growth) with the pattern of one round."""
+
+    def __init__(self, round_index: int) -> None:
+        super().__init__()
+        self.round_index = round_index
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        if func is _aten.resize_.default:
+            old_numel = args[0].numel()
+            out = func(*args, **kwargs)
+            if out.numel() > old_numel and out.is_contiguous():
+                _fill(out.view(-1)[old_numel:], self.round_index)
+            return out
+        out = func(*args, **kwargs)
+        if func in _ALLOCATING_OPS and isinstance(out, torch.Tensor):
+            _fill(out, self.round_index)
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ plain-data codec
+
+def _qualified(obj: Any) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def encode(value: Any, budget: list[int] | None = None) -> Any:
+    """Plain JSON-able data describing ``value`` (tensors and arrays as dtype, shape, strides and bytes)."""
+    budget = budget if budget is not None else [MAX_BYTES]
+    if isinstance(value, torch.Tensor):
+        plain = value.detach().cpu()
+        data = plain.contiguous().numpy().tobytes() if plain.dtype != torch.bfloat16 else \
+            plain.contiguous().view(torch.int16).numpy().tobytes()
+        budget[0] -= len(data)
+        if budget[0] < 0:
+            raise ValueError("result too large")
+        return {"t": "tensor", "class": _qualified(value), "dtype": str(plain.dtype).removeprefix("torch."),
+                "shape": list(plain.shape), "stride": list(plain.stride()), "requires_grad": value.requires_grad,
+                "data": base64.b64encode(data).decode()}
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value).tobytes()
+        budget[0] -= len(data)
+        if budget[0] < 0:
+            raise ValueError("result too large")
+        return {"t": "ndarray", "class": _qualified(value), "dtype": value.dtype.str, "shape": list(value.shape),
+                "fortran": bool(value.flags.f_contiguous and not value.flags.c_contiguous),
+                "data": base64.b64encode(data).decode()}
+    if isinstance(value, torch.device):
+        return {"t": "device", "v": str(value)}
+    if isinstance(value, torch.dtype):
+        return {"t": "dtype", "v": str(value).removeprefix("torch.")}
+    if isinstance(value, torch.Size):
+        return {"t": "size", "v": list(value)}
+    if type(value) is bool or value is None or type(value) is str:
+        return value
+    if type(value) is int:
+        return {"t": "int", "v": str(value)}
+    if type(value) is float:
+        return {"t": "float", "v": repr(value)}
+    if type(value) in (list, tuple):
+        return {"t": type(value).__name__, "items": [encode(item, budget) for item in value]}
+    if type(value) is dict and all(type(key) is str for key in value):
+        return {"t": "dict", "items": {key: encode(item, budget) for key, item in value.items()}}
+    return {"t": "other", "class": _qualified(value), "repr": repr(value)[:200]}
+
+
+def decode(data: Any) -> Any:
+    """Rebuild plain Python, torch and numpy objects from :func:`encode` data (never pickles)."""
+    if not isinstance(data, dict):
+        return data
+    kind = data["t"]
+    if kind == "tensor":
+        dtype = getattr(torch, data["dtype"])
+        raw = base64.b64decode(data["data"])
+        storage_dtype = torch.int16 if dtype == torch.bfloat16 else dtype
+        flat = torch.frombuffer(bytearray(raw), dtype=storage_dtype) if raw else torch.empty(0, dtype=storage_dtype)
+        values = flat.view(dtype).reshape(data["shape"]).clone()
+        if list(values.stride()) != data["stride"] and values.numel() > 1:
+            shaped = torch.empty_strided(data["shape"], data["stride"], dtype=dtype)
+            shaped.copy_(values)
+            values = shaped
+        return values.requires_grad_(data["requires_grad"]) if dtype.is_floating_point else values
+    if kind == "ndarray":
+        array = np.frombuffer(base64.b64decode(data["data"]), dtype=np.dtype(data["dtype"])).reshape(data["shape"])
+        return np.asfortranarray(array) if data["fortran"] else array.copy()
+    if kind == "device":
+        return torch.device(data["v"])
+    if kind == "dtype":
+        return getattr(torch, data["v"])
+    if kind == "size":
+        return torch.Size(data["v"])
+    if kind == "int":
+        return int(data["v"])
+    if kind == "float":
+        return float(data["v"])
+    if kind == "list":
+        return [decode(item) for item in data["items"]]
+    if kind == "tuple":
+        return tuple(decode(item) for item in data["items"])
+    if kind == "dict":
+        return {key: decode(item) for key, item in data["items"].items()}
+    return data
+
+
+# ------------------------------------------------------------------------------------------------ requests
+
+def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
+    """One call on fresh copies of the arguments, reported as plain data."""
+    call_args = [decode(item) for item in args]
+    report: dict[str, Any] = {}
+    rng_before = torch.get_rng_state()
+    patches = []
+    if request.get("cuda_available") is not None:
+        available = bool(request["cuda_available"])
+        original = torch.cuda.is_available
+        torch.cuda.is_available = lambda: available
+        patches.append(lambda: setattr(torch.cuda, "is_available", original))
+    try:
+        with torch.random.fork_rng(devices=[], enabled=round_index is not None):
+            if round_index is not None:
+                torch.manual_seed(0)
+                with FillUninitialized(round_index):
+                    result = fn(*call_args)
+            else:
+                result = fn(*call_args)
+        report["result"] = encode(result)
+        report["args_after"] = [encode(item) for item in call_args]
+        if request.get("mutate_args_after"):
+            for item in call_args:
+                if isinstance(item, (np.ndarray, torch.Tensor)):
+                    item += 1
+            report["result_after_arg_mutation"] = encode(result)
+    except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
+        report["error"] = {"type": type(error).__name__, "message": str(error)[:500]}
+    finally:
+        for undo in patches:
+            undo()
+    report["global_rng_changed"] = round_index is None and not torch.equal(rng_before, torch.get_rng_state())
+    return report
+
+
+def handle(namespace: dict, request_text: str) -> str:
+    """Serve one judge request against the student's ``namespace``; return the JSON reply."""
+    request = json.loads(request_text)
+    if request.get("op") == "fingerprint":
+        return json.dumps(fingerprint())
+    name = request["function"]
+    fn = namespace.get(name)
+    if fn is None or not callable(fn):
+        return json.dumps({"missing": True, "function": name})
+    if request.get("rounds"):
+        reply = {"rounds": [_call(fn, request["args"], request, index) for index in range(FILL_ROUNDS)]}
+    else:
+        reply = _call(fn, request["args"], request, None)
+    return json.dumps(reply)
+
+
+# ------------------------------------------------------------------------------------------------ integrity
+
+def _describe(obj: Any) -> str:
+    return f"{type(obj).__name__}:{id(obj)}"
+
+
+def fingerprint() -> dict[str, str]:
+    """Identities of what grading relies on: compared with a snapshot taken before any student code ran."""
+    import builtins
+    import inspect
+    import sys
+
+    entries: dict[str, str] = {}
+    for name in ("equal", "allclose", "isclose", "eq", "all", "any", "testing", "Tensor", "tensor", "is_tensor"):
+        entries[f"torch.{name}"] = _describe(getattr(torch, name, None))
+    entries["torch.testing.assert_close"] = _describe(torch.testing.assert_close)
+    for name in ("__eq__", "__ne__", "__bool__", "__torch_function__", "__torch_dispatch__", "equal", "allclose",
+                 "all", "item", "tolist", "__repr__"):
+        entries[f"torch.Tensor.{name}"] = _describe(torch.Tensor.__dict__.get(name, torch._C.TensorBase.__dict__.get(name)))
+    for name in ("allclose", "array_equal", "isclose", "testing"):
+        entries[f"numpy.{name}"] = _describe(getattr(np, name, None))
+    entries["numpy.ndarray.__eq__"] = _describe(np.ndarray.__dict__.get("__eq__"))
+    for name in ("isinstance", "issubclass", "type", "AssertionError", "Exception", "BaseException", "exec", "eval",
+                 "compile", "__import__", "getattr", "setattr", "id", "len", "repr", "str", "float", "int", "bool",
+                 "print", "open", "callable", "globals", "hasattr"):
+        entries[f"builtins.{name}"] = _describe(getattr(builtins, name, None))
+    for name in ("handle", "_call", "encode", "decode", "fill_value", "_fill", "fingerprint", "FillUninitialized"):
+        entries[f"probe.{name}"] = _describe(globals().get(name))
+    entries["probe.FillUninitialized.__torch_dispatch__"] = _describe(FillUninitialized.__dict__["__torch_dispatch__"])
+    for name in ("__enter__", "__exit__"):
+        entries[f"TorchDispatchMode.{name}"] = _describe(TorchDispatchMode.__dict__.get(name))
+    entries["torch.Tensor.fill_"] = _describe(torch._C.TensorBase.__dict__.get("fill_"))
+    entries["torch.get_rng_state"] = _describe(torch.get_rng_state)
+    entries["json.dumps"] = _describe(json.dumps)
+    entries["sys.gettrace()"] = _describe(sys.gettrace())
+    entries["sys.getprofile()"] = _describe(sys.getprofile())
+    shell = getattr(builtins, "get_ipython", lambda: None)()
+    if shell is not None:
+        for name in ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "showtraceback", "_showtraceback",
+                     "transform_cell", "should_run_async", "showsyntaxerror", "get_exception_only"):
+            entries[f"shell.{name}"] = _describe(shell.__dict__.get(name, inspect.getattr_static(type(shell), name, None)))
+        entries["shell.custom_exceptions"] = repr(shell.custom_exceptions)
+        entries["shell.input_transformers_cleanup"] = repr([_describe(t) for t in shell.input_transformers_cleanup])
+        entries["shell.input_transformers_post"] = repr([_describe(t) for t in shell.input_transformers_post])
+        entries["shell.ast_transformers"] = repr([_describe(t) for t in shell.ast_transformers])
+        for event in ("pre_run_cell", "post_run_cell", "pre_execute"):
+            callbacks = shell.events.callbacks.get(event, [])
+            # Extensions (autoreload) register hooks innocently; hooks defined in the notebook itself are not.
+            entries[f"shell.events.{event}"] = repr(sorted(
+                getattr(c, "__qualname__", "?") for c in callbacks if getattr(c, "__module__", "") == "__main__"))
+        kernel = getattr(shell, "kernel", None)
+        if kernel is not None:
+            for name in ("do_execute", "execute_request", "send_response", "dispatch_shell"):
+                entries[f"kernel.{name}"] = _describe(
+                    kernel.__dict__.get(name, inspect.getattr_static(type(kernel), name, None)))
+            entries["kernel.session.send"] = _describe(
+                kernel.session.__dict__.get("send", inspect.getattr_static(type(kernel.session), "send", None)))
+    return entries
