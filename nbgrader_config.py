@@ -18,17 +18,17 @@ c.ClearSolutions.text_stub = "여기에 답을 작성하세요"
 # Grading pipeline: nbgrader's own lists, with contained execution and fairness fixes (see autograder/).
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteKernelspec,
+    CheckCellMetadata, ClearOutput, IgnorePattern, LimitOutput, OverwriteKernelspec,
 )
 
 from autograder.execute import ContainedExecute  # noqa: E402
 from autograder.preprocessors import (  # noqa: E402
-    RestoreDeletedTestCells, SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
+    DeduplicateIdsCleanly, RestoreDeletedTestCells, SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
     StderrDoesNotFail,
 )
 
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreDeletedTestCells, SerializedOverwriteCells,
+    ClearOutput, DeduplicateIdsCleanly, OverwriteKernelspec, RestoreDeletedTestCells, SerializedOverwriteCells,
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [

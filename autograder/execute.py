@@ -175,17 +175,21 @@ class ContainedExecute(Execute):
             return
         if not directives(cell.source):
             return
+        suspicious: list[str] = []
         try:
-            failure = verdict(cell.source, self._send)
+            failure = verdict(cell.source, self._send, suspicious)
         except ProbeError as error:
             failure = f"숨겨진 테스트가 함수를 실행하지 못했어요: {error}"
             self._incidents.append({"kind": "probe_failed", "cell": grade_id, "detail": str(error)[:200]})
+        for detail in suspicious:
+            self._tampered.append("impostor result")
+            self._incidents.append({"kind": "impostor_result", "cell": grade_id, "detail": detail})
         if failure:
             cell.outputs.append(error_output("AssertionError", failure))
 
     def _fingerprint(self) -> dict[str, str] | None:
         try:
-            return self._probe({"op": "fingerprint"})
+            return self._probe({"op": "fingerprint", "audit": getattr(self.km, "audit_module", None)})
         except ProbeError:
             return None
 
@@ -208,7 +212,8 @@ class ContainedExecute(Execute):
         current = self._fingerprint()
         if current is None:
             return ["(the kernel did not answer the integrity check)"]
-        return [name for name, value in self._baseline.items() if current.get(name) != value]
+        changed = [name for name, value in self._baseline.items() if current.get(name) != value]
+        return [f"audit: {current['audit']}" if name == "audit" else name for name in changed]
 
     def _send(self, request: dict) -> dict:
         """Run one probe request in the kernel and return its JSON reply (see autograder.probe)."""
@@ -217,15 +222,20 @@ class ContainedExecute(Execute):
     def _probe(self, request: dict) -> Any:
         if getattr(self, "_probe_module", None) is None:
             self._install_probe()
+        nonce = os.urandom(8).hex()
         code = (
             f"__autograder_reply__ = __import__('sys').modules[{self._probe_module!r}]"
-            f".handle(globals(), {json.dumps(request)!r})"
+            f".handle(globals(), {json.dumps({**request, 'nonce': nonce})!r})"
         )
         expression = self._execute_silently(code, "__autograder_reply__")
         try:
-            return json.loads(ast.literal_eval(expression["data"]["text/plain"]))
+            reply = json.loads(ast.literal_eval(expression["data"]["text/plain"]))
         except (KeyError, ValueError, SyntaxError) as error:
             raise ProbeError(f"알아볼 수 없는 응답 ({type(error).__name__})") from None
+        # A stale or forged reply (the probe code never ran) does not carry this request's nonce.
+        if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce:
+            raise ProbeError("응답이 이 요청의 것이 아니에요")
+        return reply
 
     def _execute_silently(self, code: str, expression: str | None) -> dict:
         """Run code in the kernel without output or history; return the evaluated expression's reply."""
@@ -240,8 +250,10 @@ class ContainedExecute(Execute):
                 run_sync(self.km.interrupt_kernel)()
                 raise ProbeError("시간 제한 안에 끝나지 않았어요")
             try:
-                reply = run_sync(self.kc.get_shell_msg)(timeout=remaining)
-            except Exception:  # noqa: BLE001 - queue.Empty: checked against the deadline above
+                reply = run_sync(self.kc.get_shell_msg)(timeout=min(1.0, remaining))
+            except Exception:  # noqa: BLE001 - queue.Empty: check that the kernel still lives, then wait on
+                if not run_sync(self.km.is_alive)():
+                    raise ProbeError("커널이 죽었어요") from None
                 continue
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 break
@@ -268,12 +280,16 @@ class ContainedExecute(Execute):
             remaining = self._deadline - time.monotonic()
             if remaining <= 1:
                 return
-            replay = copy.deepcopy(self.nb.cells[index])
+            original = self.nb.cells[index]
+            replay = copy.deepcopy(original)
             self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
             try:
                 self.execute_cell(replay, index, store_history=False)
             except (CellTimeoutError, DeadKernelError, RuntimeError):
                 return
+            finally:
+                # nbclient stores the executed cell back into the notebook; the graded original must stay.
+                self.nb.cells[index] = original
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         """Keep at most ``max_output_bytes`` of output per cell; count (and drop) the rest."""

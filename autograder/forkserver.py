@@ -50,7 +50,9 @@ def _warm_up() -> None:
 
 def _become_kernel(request: dict[str, Any]) -> None:
     """In the forked child: contain this process, then run an ipykernel until it is shut down."""
-    from autograder.sandbox import Limits, apply_rlimits, isolate_network
+    from autograder.sandbox import (
+        Limits, apply_rlimits, drop_privileges, install_audit_hook, isolate_filesystem, isolate_network,
+    )
 
     os.setsid()
     for name in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -66,20 +68,28 @@ def _become_kernel(request: dict[str, Any]) -> None:
     if limits.isolate_network:
         reason = isolate_network()
         status["network"] = "isolated" if reason is None else f"not isolated: {reason}"
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    log = os.open(request.get("log_path") or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if request.get("hide") is not None:
+        problems = isolate_filesystem(request["hide"], request.get("keep", []), request["staging"])
+        status["filesystem"] = "hidden" if not problems else f"partly hidden: {problems}"
+    os.chdir(request.get("workdir") or request["cwd"])
     threads = int(request.get("threads", 1))
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.clear()
+    os.environ.update(_kernel_environment(request["env"], os.getcwd(), threads))
     import torch
 
     torch.set_num_threads(threads)
     # Files the student submitted next to the notebook must not shadow installed packages.
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd(), request.get("server_cwd"))]
     apply_rlimits(limits)
+    if request.get("uid") is not None:
+        status["uid"] = request["uid"]
     if request.get("status_path"):
         Path(request["status_path"]).write_text(json.dumps(status))
-    log = os.open(request.get("log_path") or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if request.get("audit_module"):
+        install_audit_hook(request["audit_module"], request.get("audit_roots") or [], request.get("keep") or [])
+    if request.get("uid") is not None:
+        drop_privileges(int(request["uid"]))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(log, 1)
@@ -92,7 +102,29 @@ def _become_kernel(request: dict[str, Any]) -> None:
     app.start()
 
 
-def _serve(socket_path: str, preload: list[str]) -> None:
+_KERNEL_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "PYTHONHASHSEED", "MPLBACKEND")
+
+
+def _kernel_environment(env: dict[str, str], home: str, threads: int) -> dict[str, str]:
+    """A clean environment: no grader settings, secrets or detection hints, only what a laptop would have."""
+    clean = {key: value for key, value in env.items() if key in _KERNEL_ENV or key.startswith("LC_")}
+    clean.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    clean.update(HOME=home, OMP_NUM_THREADS=str(threads), MPLCONFIGDIR=os.path.join(home, ".matplotlib"))
+    return clean
+
+
+def _exit_with_parent() -> None:
+    """Ask the kernel to SIGTERM this server when the grader that started it dies (even by kill -9)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def _serve(socket_path: str, preload: list[str], parent: int) -> None:
+    _exit_with_parent()
+    if os.getppid() != parent:
+        return
     for module in preload:
         importlib.import_module(module)
     _warm_up()
@@ -181,7 +213,8 @@ class ForkServer:
             # Keep torch single-threaded in the server: a parallel op before fork hangs the children (OpenMP).
             env["OMP_NUM_THREADS"] = "1"
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload)],
+                [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload),
+                 "--parent", str(os.getpid())],
                 stdout=subprocess.PIPE, stderr=open(os.path.join(self._dir, "server.log"), "ab"), text=True, env=env,
             )
             deadline = time.monotonic() + self.start_timeout
@@ -251,8 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="fork server for grading kernels")
     parser.add_argument("socket_path")
     parser.add_argument("--preload", default=",".join(DEFAULT_PRELOAD))
+    parser.add_argument("--parent", type=int, default=os.getppid(), help="pid of the grader; stop when it dies")
     args = parser.parse_args(argv)
-    _serve(args.socket_path, [m for m in args.preload.split(",") if m])
+    _serve(args.socket_path, [m for m in args.preload.split(",") if m], args.parent)
 
 
 if __name__ == "__main__":

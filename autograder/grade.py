@@ -42,7 +42,7 @@ from tqdm import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.course import REPO_ROOT, published_assignments, source_notebook
+from autograder.course import REPO_ROOT, published_assignments, source_notebook, topic
 from autograder.execute import INCIDENTS_SUFFIX
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
@@ -51,6 +51,8 @@ from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
+FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died"})
+"""Incidents that need an instructor's look: FLAG lines in the summary (the others are NOTE lines)."""
 STAGING_DIR = ".autograder-staged"
 
 
@@ -131,11 +133,11 @@ class GradingRun:
         return self.root / self.config.CourseDirectory.get("autograded_directory", "autograded")
 
     def course_fingerprint(self, assignment: str) -> str:
-        """What grading depends on besides the submission: the source notebook and the hidden tests."""
-        parts = [source_notebook(assignment, self.root).read_bytes()]
-        for path in sorted((REPO_ROOT / "autograder").rglob("*.py")):
-            parts.append(path.read_bytes())
-        return hashlib.sha256(b"".join(parts)).hexdigest()
+        """What grading depends on besides the submission: the source notebook, its hidden tests and the judge."""
+        grader = REPO_ROOT / "autograder"
+        paths = [source_notebook(assignment, self.root), grader / "hidden" / f"{topic(assignment)}.py",
+                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit"))]
+        return hashlib.sha256(b"".join(p.read_bytes() for p in paths if p.exists())).hexdigest()
 
     def discover(self, assignments: list[str], students: list[str] | None) -> list[tuple[str, str]]:
         """(assignment, student) pairs with a submission folder, in a stable order."""
@@ -170,7 +172,16 @@ class GradingRun:
             return
         source = read_notebook(source_notebook(assignment, self.root))
         known = {assignment: {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c)}}
-        staged_root = self.root / STAGING_DIR
+        staged_root = self.autograded.parent / STAGING_DIR
+        try:
+            self._grade_staged(result, submitted, staged_root, known, done_marker, expected)
+        finally:
+            shutil.rmtree(staged_root / student, ignore_errors=True)
+
+    def _grade_staged(
+        self, result: Result, submitted: Path, staged_root: Path, known: dict, done_marker: Path, expected: str
+    ) -> None:
+        assignment, student = result.assignment, result.student
         intake: Intake = stage(submitted, staged_root / student / assignment, student, assignment, known)
         result.repairs = intake.repairs
         if intake.error:
@@ -270,13 +281,16 @@ def summary_lines(results: list[Result]) -> list[str]:
     graded = [r for r in results if r.status == "graded"]
     skipped = [r for r in results if r.status == "skipped"]
     errors = [r for r in results if r.status == "error"]
-    lines = [f"graded {len(graded)}, unchanged {len(skipped)}, could not grade {len(errors)}"]
+    flagged = {(r.assignment, r.student) for r in results for i in r.incidents if i["kind"] in FLAG_KINDS}
+    lines = [f"graded {len(graded)}, unchanged {len(skipped)}, could not grade {len(errors)}, "
+             f"flagged for review {len(flagged)}"]
     for r in sorted(errors, key=lambda r: (r.assignment, r.student)):
         lines.append(f"  ERROR  {r.assignment}/{r.student}: {r.error}")
     for r in sorted(results, key=lambda r: (r.assignment, r.student)):
         for incident in r.incidents:
             where = f" in {incident['cell']}" if incident.get("cell") else ""
-            lines.append(f"  NOTE   {r.assignment}/{r.student}: {incident['kind']}{where} {incident.get('detail', '')}")
+            label = "FLAG " if incident["kind"] in FLAG_KINDS else "NOTE "
+            lines.append(f"  {label}  {r.assignment}/{r.student}: {incident['kind']}{where} {incident.get('detail', '')}")
         for repair in r.repairs:
             lines.append(f"  FIXED  {r.assignment}/{r.student}: {repair}")
     return lines

@@ -83,15 +83,29 @@ def read_submission(path: Path, repairs: list[str]) -> nbformat.NotebookNode:
 
 
 def repair_metadata(nb: nbformat.NotebookNode, known_ids: set[str], repairs: list[str]) -> None:
-    """Drop nbgrader metadata that nbgrader cannot use: no grade_id, or a grade_id the assignment never had."""
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if not meta:
+    """Drop nbgrader metadata that nbgrader cannot use: empty, no grade_id, an unknown one, or a repeated one.
+
+    Of a repeated grade_id (a copied cell) the last copy keeps its metadata, as nbgrader's DeduplicateIds would;
+    DeduplicateIds itself would leave ``"nbgrader": {}`` behind, which fails validation (nbgrader #1083).
+    """
+    last = {nbgrader_meta(cell).get("grade_id"): index for index, cell in enumerate(nb.cells)}
+    for index, cell in enumerate(nb.cells):
+        if "nbgrader" not in cell.get("metadata", {}):
             continue
+        meta = nbgrader_meta(cell)
         grade_id = meta.get("grade_id")
-        if not grade_id or grade_id not in known_ids:
-            cell.metadata.pop("nbgrader", None)
+        if not meta:
+            cell.metadata.pop("nbgrader")
+        elif not grade_id:
+            cell.metadata.pop("nbgrader")
+            repairs.append("a cell's nbgrader metadata has no grade_id; graded as an ordinary cell")
+        elif grade_id not in known_ids:
+            cell.metadata.pop("nbgrader")
             repairs.append(f"cell with grade_id {grade_id!r} is not part of the assignment; graded as an ordinary cell")
+        elif last[grade_id] != index:
+            cell.metadata.pop("nbgrader")
+            repairs.append(f"cell with grade_id {grade_id!r} appears more than once; the last copy is graded, "
+                           "the others run as ordinary cells")
 
 
 def stage(submitted: Path, staged: Path, student: str, assignment: str, source_notebooks: dict[str, set[str]]) -> Intake:

@@ -87,12 +87,15 @@ def _to_call(reply: dict) -> Call:
 class StudentFunction:
     """A function defined in the student's notebook, called through the probe with plain data."""
 
-    def __init__(self, name: str, send: Callable[[dict], dict]) -> None:
+    def __init__(self, name: str, send: Callable[[dict], dict], flags: list[str] | None = None) -> None:
         self.__name__ = name
         self._send = send
+        self.flags = flags if flags is not None else []
 
     def _request(self, args: tuple, **options: Any) -> dict:
         reply = self._send({"function": self.__name__, "args": [probe.encode(a) for a in args], **options})
+        if '"impostor": true' in json.dumps(reply):
+            self.flags.append(f"{self.__name__} returned an object whose class redefines comparison")
         if reply.get("missing"):
             raise AssertionError(f"`{self.__name__}` 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
         return reply
@@ -145,12 +148,15 @@ def resolve(dotted: str) -> Callable:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def verdict(source: str, send: Callable[[dict], dict]) -> str | None:
-    """Run every judge directive of a cell; return the first failure message, or None when all pass."""
+def verdict(source: str, send: Callable[[dict], dict], flags: list[str] | None = None) -> str | None:
+    """Run every judge directive of a cell; return the first failure message, or None when all pass.
+
+    Suspicious replies (results whose class redefines comparison) are appended to ``flags``.
+    """
     for dotted, names in directives(source):
         check = resolve(dotted)
         try:
-            check(*[StudentFunction(name, send) for name in names])
+            check(*[StudentFunction(name, send, flags) for name in names])
         except AssertionError as failure:
             return str(failure)
         except Exception as error:  # noqa: BLE001 - a broken reply or a check crash fails the cell, visibly

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from autograder.forkserver import ForkServer, shared_fork_server
 from autograder.sandbox import Limits, ProcessTree
@@ -100,6 +101,7 @@ class ForkServerProvisioner(LocalProvisioner):
             "threads": manager.kernel_threads,
             "status_path": manager.status_path,
             "log_path": manager.log_path,
+            **manager.isolation_request(kwargs.get("cwd") or os.getcwd()),
         }
         pid = await asyncio.to_thread(server.launch, **request)
         self.process = ForkedProcess(server, pid)  # type: ignore[assignment]
@@ -126,21 +128,41 @@ class ContainedKernelManager(AsyncKernelManager):
     kernel_threads = Integer(1, help="torch/OpenMP threads per kernel (grading runs several kernels at once).").tag(
         config=True
     )
-    sandbox_dir = Unicode("", help="Where per-kernel status and log files go (default: a temporary directory).").tag(
+    sandbox_dir = Unicode(
+        "", help="Where per-kernel folders go (default: /run/jupyter-kernels as root, else a temporary directory)."
+    ).tag(config=True)
+    isolate_filesystem = Bool(
+        True, help="Hide the course, other submissions and the gradebook from kernels and run them as an "
+        "unprivileged user (needs root; skipped otherwise)."
+    ).tag(config=True)
+    hidden_paths = List(Unicode(), help="More files or folders kernels must not see (e.g. a gradebook elsewhere).").tag(
         config=True
     )
+    first_sandbox_uid = Integer(61000, help="Kernels run as uids from here on, one per running kernel.").tag(config=True)
 
     def limits(self) -> Limits:
         """The resource limits of this manager's kernels."""
         return Limits(self.memory_mb, self.max_processes, self.max_file_mb, self.isolate_network)
 
+    def _isolating(self) -> bool:
+        return self.isolate_filesystem and os.geteuid() == 0
+
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         if self.use_fork_server:
             self.kernel_id = self.kernel_id or str(uuid.uuid4())
-            folder = Path(self.sandbox_dir or tempfile.gettempdir()) / f"autograder-kernel-{self.kernel_id}"
+            kernels_root = Path(self.sandbox_dir or ("/run/jupyter-kernels" if os.geteuid() == 0 else tempfile.gettempdir()))
+            kernels_root.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                kernels_root.chmod(0o711)  # kernels may pass through, never list their neighbours
+            folder = kernels_root / f"k-{self.kernel_id}"
             folder.mkdir(parents=True, exist_ok=True)
-            self.status_path = str(folder / "sandbox.json")
-            self.log_path = str(folder / "kernel.log")
+            folder.chmod(0o700)
+            self.folder = folder
+            # Written by the grader side only: root-owned, outside the kernel's own folder.
+            self.status_path = str(kernels_root / f"k-{self.kernel_id}.status.json")
+            self.log_path = str(kernels_root / f"k-{self.kernel_id}.log")
+            self.connection_file = str(folder / "connection.json")
+            self.sandbox_uid = _allocate_uid(self.first_sandbox_uid) if self._isolating() else None
             if self.isolate_network:
                 # Unix sockets still connect across network namespaces; TCP on loopback would not.
                 self.transport = "ipc"
@@ -174,6 +196,30 @@ class ContainedKernelManager(AsyncKernelManager):
     # Every shutdown, restart and cleanup after a dead kernel ends here.
     cleanup_resources = _async_cleanup_resources
 
+    def isolation_request(self, cwd: str) -> dict[str, Any]:
+        """The fork-server fields that hide the filesystem and drop privileges, with a copy of ``cwd`` as workdir."""
+        work = self.folder / "work"
+        if work.exists():
+            shutil.rmtree(work)
+        shutil.copytree(cwd, work, symlinks=False, ignore_dangling_symlinks=True)
+        self.audit_module = f"_nbaudit_{os.urandom(6).hex()}"
+        hide = hidden_paths(cwd, list(self.hidden_paths))
+        from autograder.course import REPO_ROOT
+
+        # Reaching for anything in the course folder is recorded, also where nothing is mounted over it.
+        audit_roots = sorted({*hide, str(REPO_ROOT)})
+        if self.sandbox_uid is None:
+            return {"workdir": str(work), "audit_module": self.audit_module, "audit_roots": audit_roots,
+                    "hide": None, "keep": kept_paths()}
+        for path in [self.folder, *self.folder.rglob("*")]:
+            os.lchown(path, self.sandbox_uid, self.sandbox_uid)
+        staging = self.folder.parent / f"k-{self.kernel_id}.staging"
+        staging.mkdir(mode=0o700, exist_ok=True)
+        return {
+            "workdir": str(work), "uid": self.sandbox_uid, "staging": str(staging), "audit_module": self.audit_module,
+            "hide": hide, "keep": kept_paths(), "audit_roots": audit_roots,
+        }
+
     def kill_process_tree(self) -> int:
         """Kill every process the kernel left behind (idempotent); return how many were still running."""
         tree = getattr(self, "tree", None)
@@ -183,4 +229,61 @@ class ContainedKernelManager(AsyncKernelManager):
         tree.remove()
         self.tree = None
         self.processes_killed = getattr(self, "processes_killed", 0) + killed
+        folder = getattr(self, "folder", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder.parent / f"k-{self.kernel_id}.staging", ignore_errors=True)
+            for leftover in (self.status_path, self.log_path):
+                Path(leftover).unlink(missing_ok=True)
+        if getattr(self, "sandbox_uid", None) is not None:
+            _release_uid(self.sandbox_uid)
+            self.sandbox_uid = None
         return killed
+
+
+_uids_in_use: set[int] = set()
+_uid_lock = threading.Lock()
+
+
+def _allocate_uid(first: int) -> int:
+    """A sandbox uid no other kernel of this process (and no running process) uses."""
+    import psutil
+
+    busy = {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info["uids"]}
+    with _uid_lock:
+        uid = first
+        while uid in _uids_in_use or uid in busy:
+            uid += 1
+        _uids_in_use.add(uid)
+        return uid
+
+
+def _release_uid(uid: int) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid)
+
+
+def kept_paths() -> list[str]:
+    """What a kernel needs to see even under hidden folders: the Python installation it runs on."""
+    import site
+    import sysconfig
+
+    paths = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"], *site.getsitepackages()}
+    return sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)})
+
+
+def hidden_paths(cwd: str, extra: list[str]) -> list[str]:
+    """What a kernel must not see: the course folder, the folder of every graded submission, the home folder."""
+    from autograder.course import REPO_ROOT
+
+    keep = kept_paths()
+    hide = set()
+    for entry in REPO_ROOT.iterdir():
+        real = os.path.realpath(entry)
+        if not any(k == real or k.startswith(real + os.sep) for k in keep):
+            hide.add(real)
+    # cwd is <autograded>/<student>/<assignment>: hide every student's folder.
+    hide.add(os.path.realpath(os.path.join(cwd, os.pardir, os.pardir)))
+    hide.add(os.path.realpath(os.path.expanduser("~")))
+    hide.update(os.path.realpath(p) for p in extra)
+    return sorted(p for p in hide if os.path.exists(p) and p != "/")

@@ -8,7 +8,10 @@ import threading
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import (
+    AssignLatePenalties, DeduplicateIds, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades,
+)
 from traitlets import Unicode
 
 from autograder.course import REPO_ROOT
@@ -111,3 +114,27 @@ class SerializedAssignLatePenalties(AssignLatePenalties):
         with GRADEBOOK_LOCK:
             return super().preprocess(nb, resources)
 
+
+
+class DeduplicateIdsCleanly(DeduplicateIds):
+    """nbgrader's DeduplicateIds, but removing the duplicate's nbgrader metadata instead of leaving ``{}``.
+
+    The empty dict fails nbgrader's metadata check afterwards ("nbgrader update ."), which stops the whole
+    autograde batch (nbgrader #1083). Like nbgrader, the last copy of a grade_id is the one that counts.
+    """
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        """Keep the first grade_id seen (cells are visited last to first); strip the others' metadata."""
+        if not (nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell) or nbgrader_utils.is_locked(cell)):
+            if cell.get("metadata", {}).get("nbgrader") == {}:
+                del cell.metadata["nbgrader"]
+            return cell, resources
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        if grade_id in self.grade_ids:
+            self.log.warning("Cell with id '%s' exists multiple times!", grade_id)
+            del cell.metadata["nbgrader"]
+        else:
+            self.grade_ids.add(grade_id)
+        return cell, resources

@@ -82,9 +82,24 @@ def _qualified(obj: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+_TRICK_METHODS = ("__eq__", "__ne__", "__bool__", "__torch_function__", "__torch_dispatch__", "__array_function__",
+                  "__array_ufunc__", "__float__", "__index__")
+
+
+def _impostor(value: Any) -> bool:
+    """Whether a value's class, defined in the notebook, overrides comparisons or torch/numpy protocols."""
+    return any(
+        klass.__module__ == "__main__" and any(name in vars(klass) for name in _TRICK_METHODS)
+        for klass in type(value).__mro__
+    )
+
+
 def encode(value: Any, budget: list[int] | None = None) -> Any:
     """Plain JSON-able data describing ``value`` (tensors and arrays as dtype, shape, strides and bytes)."""
     budget = budget if budget is not None else [MAX_BYTES]
+    if _impostor(value):
+        return {"t": "other", "class": _qualified(value), "repr": "(object of a class that redefines comparison)",
+                "impostor": True}
     if isinstance(value, torch.Tensor):
         plain = value.detach().cpu()
         data = plain.contiguous().numpy().tobytes() if plain.dtype != torch.bfloat16 else \
@@ -200,17 +215,24 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
 def handle(namespace: dict, request_text: str) -> str:
     """Serve one judge request against the student's ``namespace``; return the JSON reply."""
     request = json.loads(request_text)
+    reply = _answer(namespace, request)
+    reply["nonce"] = request.get("nonce")
+    return json.dumps(reply)
+
+
+def _answer(namespace: dict, request: dict) -> dict:
     if request.get("op") == "fingerprint":
-        return json.dumps(fingerprint())
+        entries: dict[str, Any] = fingerprint()
+        record = __import__("sys").modules.get(request.get("audit") or "")
+        entries["audit"] = repr(list(getattr(record, "events", []))[:10])
+        return entries
     name = request["function"]
     fn = namespace.get(name)
     if fn is None or not callable(fn):
-        return json.dumps({"missing": True, "function": name})
+        return {"missing": True, "function": name}
     if request.get("rounds"):
-        reply = {"rounds": [_call(fn, request["args"], request, index) for index in range(FILL_ROUNDS)]}
-    else:
-        reply = _call(fn, request["args"], request, None)
-    return json.dumps(reply)
+        return {"rounds": [_call(fn, request["args"], request, index) for index in range(FILL_ROUNDS)]}
+    return _call(fn, request["args"], request, None)
 
 
 # ------------------------------------------------------------------------------------------------ integrity
@@ -239,6 +261,8 @@ def fingerprint() -> dict[str, str]:
                  "compile", "__import__", "getattr", "setattr", "id", "len", "repr", "str", "float", "int", "bool",
                  "print", "open", "callable", "globals", "hasattr"):
         entries[f"builtins.{name}"] = _describe(getattr(builtins, name, None))
+    for name in ("torch", "numpy", "builtins", "json", "IPython", "ipykernel"):
+        entries[f"sys.modules[{name!r}]"] = _describe(sys.modules.get(name))
     for name in ("handle", "_call", "encode", "decode", "fill_value", "_fill", "fingerprint", "FillUninitialized"):
         entries[f"probe.{name}"] = _describe(globals().get(name))
     entries["probe.FillUninitialized.__torch_dispatch__"] = _describe(FillUninitialized.__dict__["__torch_dispatch__"])

@@ -151,3 +151,131 @@ def _session_of(pid: int) -> int | None:
         return os.getsid(pid)
     except OSError:
         return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Filesystem and privileges (applied in the forked kernel, as root, before it runs any student code)
+# ----------------------------------------------------------------------------------------------------------------
+
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 4096, 8192, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+SCRATCH_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    return libc
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    if _libc().mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
+
+
+def _hide_dir(path: str, keep: list[str], staging: str) -> None:
+    """Cover ``path`` with an empty read-only tmpfs, re-exposing the ``keep`` paths beneath it read-only."""
+    inner = [k for k in keep if k != path and k.startswith(path.rstrip("/") + "/")]
+    parked = []
+    for index, kept in enumerate(inner):
+        spot = os.path.join(staging, f"keep-{index}")
+        os.makedirs(spot, exist_ok=True)
+        _mount(kept, spot, None, MS_BIND | MS_REC)
+        parked.append((spot, kept))
+    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    for spot, kept in parked:
+        os.makedirs(kept, exist_ok=True)
+        _mount(spot, kept, None, MS_MOVE)
+        _mount(None, kept, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC)
+    _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+
+
+def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[str]:
+    """In a new mount namespace: hide instructor paths, give private scratch mounts, hide other processes.
+
+    ``hide`` are files or directories the kernel must not see (the course root's contents, other students'
+    submissions, the gradebook, root's home); ``keep`` are paths beneath them it still needs (the Python
+    installation). Returns what could not be done.
+    """
+    problems: list[str] = []
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return [f"mount namespace: {os.strerror(ctypes.get_errno())}"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for path in sorted(set(hide), key=len):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _hide_dir(path, keep, staging)
+            elif os.path.exists(path):
+                _mount("/dev/null", path, None, MS_BIND)
+                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        except OSError as error:
+            problems.append(str(error))
+    for path in SCRATCH_MOUNTS:
+        try:
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=1777")
+        except OSError as error:
+            problems.append(str(error))
+    try:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV, "hidepid=2")
+    except OSError as error:
+        problems.append(str(error))
+    return problems
+
+
+def drop_privileges(uid: int) -> None:
+    """Become an unprivileged user (no capabilities left) that can never regain privileges."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def install_audit_hook(module_name: str, hidden: list[str], keep: list[str]) -> None:
+    """Record attempts to reach what grading hides (an audit hook cannot be removed once added).
+
+    The records live in ``sys.modules[module_name].events``; the judge reads them through the probe and flags the
+    submission. Reads under kept paths (the Python installation) and relative paths are never recorded.
+    """
+    import sys
+    import types
+
+    record = types.ModuleType(module_name)
+    record.events = []
+    sys.modules[module_name] = record
+    hidden_roots = tuple(p.rstrip("/") + "/" for p in hidden)
+    hidden_exact = frozenset(p.rstrip("/") for p in hidden)
+    kept_roots = tuple(p.rstrip("/") + "/" for p in keep)
+    session = os.getsid(0)
+    events = record.events
+
+    def hook(event: str, args: tuple) -> None:
+        if len(events) > 50:
+            return
+        if event in ("open", "os.listdir", "os.scandir", "os.chdir"):
+            path = args[0]
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if isinstance(path, str) and path.startswith("/") and not path.startswith(kept_roots) and (
+                path.rstrip("/") in hidden_exact or path.startswith(hidden_roots)
+            ):
+                events.append(f"{event} {path}")
+        elif event == "import" and str(args[0]).startswith(("autograder.hidden", "autograder.mistakes", "nbgrader")):
+            events.append(f"import {args[0]}")
+        elif event == "socket.connect" and isinstance(args[1], tuple):
+            events.append(f"socket.connect {args[1]!r}")
+        elif event == "os.kill" and args[0] not in (0, os.getpid()):
+            try:
+                foreign = os.getsid(args[0]) != session
+            except OSError:
+                foreign = True
+            if foreign:
+                events.append(f"os.kill {args[0]}")
+        elif event in ("sys.settrace", "sys.setprofile"):
+            events.append(event)
+
+    sys.addaudithook(hook)
