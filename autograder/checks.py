@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from autograder.judge import StudentCodeError, StudentFunction, local_function
+from autograder.judge import StudentFunction, local_function
 
 
 def _describe(value: Any) -> str:
@@ -78,10 +78,7 @@ def call_with_copies(fn: Callable[..., Any] | StudentFunction, *tensors: torch.T
     """Call ``fn`` on copies of ``tensors``, fail if it changed them or raised, and return its result."""
     student_fn = fn if isinstance(fn, StudentFunction) else local_function(fn)
     call = student_fn.run(*tensors)
-    if call.error:
-        raise StudentCodeError(
-            f"`{student_fn.__name__}`을(를) 실행하다가 {call.error['type']} 오류가 났어요: {call.error['message']}"
-        )
+    call.raise_if_error(f"`{student_fn.__name__}`")
     for original, after in zip(tensors, call.args_after):
         expect_unchanged(original, after, f"`{student_fn.__name__}`")
     return call.result

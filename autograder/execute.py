@@ -113,6 +113,11 @@ class ContainedExecute(Execute):
             return cell, self.resources
         remaining = self._deadline - time.monotonic()
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        if self._tampered:
+            # Nothing more can be earned once grading was tampered with; stop spending time on the kernel.
+            if self._is_test_cell(cell):
+                cell.outputs = [error_output("GradingIntegrityError", TAMPERED.format(names="앞에서 보고한 항목"))]
+            return cell, self.resources
         if remaining <= 1:
             cell.outputs = [error_output(
                 "NotebookTimeoutError",

@@ -45,6 +45,11 @@ class Call:
     global_rng_changed: bool = False
     result_after_arg_mutation: Any = None
 
+    def raise_if_error(self, what: str) -> None:
+        """Turn the student's exception into a failing check that names it, in Korean."""
+        if self.error:
+            raise StudentCodeError(f"{what}을(를) 실행하다가 {self.error['type']} 오류가 났어요: {self.error['message']}")
+
 
 def _decode_result(data: Any) -> Any:
     """Decode, refusing anything that only pretends to be a tensor or an array."""
@@ -107,10 +112,7 @@ class StudentFunction:
     def __call__(self, *args: Any, **options: Any) -> Any:
         """Call once and return the result; the student's exception becomes a failing check."""
         call = self.run(*args, **options)
-        if call.error:
-            raise StudentCodeError(
-                f"`{self.__name__}`을(를) 실행하다가 {call.error['type']} 오류가 났어요: {call.error['message']}"
-            )
+        call.raise_if_error(f"`{self.__name__}`")
         return call.result
 
     def rounds(self, *args: Any) -> list[Call]:

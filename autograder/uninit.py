@@ -61,8 +61,7 @@ def check_uninitialized_reads(fn: Callable | StudentFunction, *args: Any) -> Uni
     student_fn = _as_student_function(fn)
     rounds = student_fn.rounds(*args)
     if all(call.error for call in rounds):
-        error = rounds[0].error
-        raise AssertionError(f"`{student_fn.__name__}`을(를) 실행하다가 {error['type']} 오류가 났어요: {error['message']}")
+        rounds[0].raise_if_error(f"`{student_fn.__name__}`")
     return compare_rounds(rounds)
 
 

@@ -171,7 +171,7 @@ def graded(request, tmp_path_factory):
     students = _students()
     write_cohort(ASSIGNMENT, students, workdir / "submitted")
     register_assignment(ASSIGNMENT, workdir)
-    limits = ["ContainedExecute.timeout=20"]
+    limits = ["ContainedExecute.timeout=15", "ContainedExecute.notebook_timeout=90"]
     if request.param == "command":
         completed = subprocess.run(
             [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", ROOT, "--no-progress",

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from autograder.checks import call_with_copies, expect_close, expect_plain_tensor
-from autograder.judge import StudentCodeError, StudentFunction
+from autograder.judge import StudentFunction
 from autograder.uninit import assert_no_uninitialized_reads
 
 
@@ -24,8 +24,7 @@ def check_seeded_rand(seeded_rand: StudentFunction) -> None:
     """Reproducible, seed-dependent, uniform on [0, 1), float32, and the global RNG state left alone."""
     for shape, seed in [((2, 3), 0), ((4,), 123), ((3, 2, 2), 2**31 - 1)]:
         call = seeded_rand.run(shape, seed)
-        if call.error:
-            raise StudentCodeError(f"seeded_rand({shape}, {seed})에서 {call.error['type']} 오류가 났어요: {call.error['message']}")
+        call.raise_if_error(f"seeded_rand({shape}, {seed})")
         if call.global_rng_changed:
             raise AssertionError(
                 "전역 난수 상태(global RNG state)가 바뀌었어요. torch.manual_seed(seed)는 프로그램 전체의 난수에 영향을 줘요. "
@@ -71,8 +70,7 @@ def check_numpy_to_float32(numpy_to_float32: StudentFunction) -> None:
     for label, array in arrays.items():
         expected = torch.tensor(np.array(array, dtype=np.float32))
         call = numpy_to_float32.run(array, mutate_args_after=True)
-        if call.error:
-            raise StudentCodeError(f"{label}을 바꾸다가 {call.error['type']} 오류가 났어요: {call.error['message']}")
+        call.raise_if_error(f"numpy_to_float32({label})")
         result = call.result
         expect_plain_tensor(result, f"{label}을 바꾼 결과", dtype=torch.float32, shape=array.shape)
         expect_close(result, expected, f"{label}을 바꾼 결과", inputs=repr(array))

@@ -1,0 +1,123 @@
+"""The judge: plain-data calls into the student's code, verdicts reached outside it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import probe
+from autograder.course import published_assignments
+from autograder.judge import LocalStudent, StudentFunction, directives, local_function, resolve, verdict
+from autograder.notebook import nbgrader_meta
+
+ROUND_TRIP = {
+    "float32": torch.arange(6.0).reshape(2, 3),
+    "bfloat16": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
+    "int64": torch.tensor([[1, -2], [3, 4]]),
+    "bool": torch.tensor([True, False]),
+    "empty": torch.zeros(0, 3),
+    "permuted": torch.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1),
+    "nan": torch.tensor([float("nan"), 1.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIP))
+def test_tensor_round_trip_keeps_values_dtype_and_layout(name):
+    """Does a tensor survive the plain-data codec with its values, dtype, shape and strides?"""
+    original = ROUND_TRIP[name]
+    decoded = probe.decode(json.loads(json.dumps(probe.encode(original))))
+    assert type(decoded) is torch.Tensor and decoded.dtype == original.dtype and decoded.shape == original.shape
+    assert decoded.stride() == original.stride() or original.numel() <= 1
+    assert torch.equal(decoded.nan_to_num(7), original.nan_to_num(7))
+
+
+def test_containers_scalars_and_arrays_round_trip():
+    """Do tuples, lists, dicts, floats (NaN too), devices, dtypes and Fortran-ordered arrays come back as they were?"""
+    array = np.linspace(0, 1, 6).reshape(2, 3).T
+    value = ((1, 2.5, float("inf")), [torch.device("cpu"), torch.float64], {"k": None, "s": "text"}, array)
+    decoded = probe.decode(json.loads(json.dumps(probe.encode(value))))
+    assert decoded[:3] == value[:3]
+    assert decoded[3].flags.f_contiguous and np.array_equal(decoded[3], array)
+
+
+def test_codec_never_pickles_unknown_objects():
+    """Is an object the codec does not know only described (class and repr), never serialized?"""
+
+    class Opaque:
+        pass
+
+    encoded = probe.encode(Opaque())
+    assert encoded["t"] == "other" and "data" not in encoded
+
+
+def test_tensor_subclass_is_refused_as_a_result():
+    """Is a torch.Tensor subclass returned by a student refused, even with the right values?"""
+
+    class Fancy(torch.Tensor):
+        pass
+
+    fn = local_function(lambda: torch.zeros(2).as_subclass(Fancy), "fancy")
+    with pytest.raises(AssertionError, match="torch.Tensor여야"):
+        fn()
+
+
+def test_class_redefining_comparison_is_flagged():
+    """Is a result whose class redefines __eq__ flagged as an impostor?"""
+
+    class Anything:
+        def __eq__(self, other):
+            return True
+
+    Anything.__module__ = "__main__"  # as if defined in the notebook, where student classes live
+    flags: list[str] = []
+    fn = StudentFunction("anything", LocalStudent({"anything": lambda: Anything()}).send, flags)
+    fn()
+    assert flags and "redefines comparison" in flags[0]
+
+
+def test_arguments_are_copies():
+    """Does an in-place change by the student leave the judge's inputs alone and show up in args_after?"""
+    data = torch.ones(3)
+    call = local_function(lambda x: x.add_(1), "bump").run(data)
+    assert torch.equal(data, torch.ones(3)) and torch.equal(call.args_after[0], torch.full((3,), 2.0))
+
+
+def test_missing_function_fails_with_a_clear_message():
+    """Does the judge say so when the student's function does not exist?"""
+    with pytest.raises(AssertionError, match="찾을 수 없어요"):
+        StudentFunction("nowhere", LocalStudent({}).send)()
+
+
+def test_directive_parsing_and_resolution():
+    """Are directives read from a cell, and are checks outside autograder.hidden refused?"""
+    source = "x = 1\n# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)\n"
+    assert directives(source) == [("autograder.hidden.tensors.check_prefix_sums", ["prefix_sums"])]
+    with pytest.raises(ValueError):
+        resolve("os.system")
+
+
+def test_verdict_passes_correct_and_fails_wrong_code():
+    """Does the verdict pass a correct function and return the Korean failure for a wrong one?"""
+    cell = "# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)"
+    right = LocalStudent({"prefix_sums": lambda x: torch.cumsum(x, 0)}).send
+    wrong = LocalStudent({"prefix_sums": lambda x: x.clone()}).send
+    assert verdict(cell, right) is None
+    assert "누적 합" in verdict(cell, wrong)
+
+
+def test_reply_echoes_the_request_nonce():
+    """Does every probe reply carry its request's nonce (so the grader can refuse stale replies)?"""
+    reply = json.loads(probe.handle({"f": lambda: 1}, json.dumps({"function": "f", "args": [], "nonce": "abc"})))
+    assert reply["nonce"] == "abc"
+
+
+@pytest.mark.parametrize("assignment", published_assignments())
+def test_every_test_cell_is_judged_outside_the_kernel(assignment, source_notebooks):
+    """Does every graded test cell carry a judge directive (otherwise only in-kernel asserts would grade it)?"""
+    for cell in source_notebooks[assignment].cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            assert directives(cell.source), meta["grade_id"]
