@@ -42,8 +42,9 @@ from tqdm import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.course import REPO_ROOT, published_assignments, source_notebook, topic
+from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook, topic
 from autograder.execute import INCIDENTS_SUFFIX
+from autograder.forkserver import shared_fork_server
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
 from autograder.notebook import nbgrader_meta, read_notebook
@@ -170,8 +171,9 @@ class GradingRun:
             result.status = "skipped"
             self._read_score(result)
             return
-        source = read_notebook(source_notebook(assignment, self.root))
-        known = {assignment: {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c)}}
+        released = read_notebook(release_notebook(assignment, self.root))
+        known = {assignment: {nbgrader_meta(c)["grade_id"]: dict(nbgrader_meta(c)) for c in released.cells
+                              if nbgrader_meta(c).get("grade_id")}}
         staged_root = self.autograded.parent / STAGING_DIR
         try:
             self._grade_staged(result, submitted, staged_root, known, done_marker, expected)
@@ -234,6 +236,9 @@ class GradingRun:
         """Grade ``pairs`` with a bounded pool of workers and a progress bar; Ctrl-C stops cleanly."""
         results: list[Result] = []
         os.environ["NBGRADER_EXECUTION"] = "autograde"  # what nbgrader sets while it executes submissions
+        if self.config.ContainedKernelManager.get("use_fork_server", sys.platform.startswith("linux")):
+            # Started here, not in a worker thread: it exits when the thread that started it dies (PDEATHSIG).
+            shared_fork_server().start()
         bar = tqdm(total=len(pairs), unit="nb", disable=not progress, dynamic_ncols=True, desc="grading")
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grader")
         pending: dict[Future, tuple[str, str]] = {}

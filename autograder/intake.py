@@ -8,6 +8,7 @@ the grader imports (a ``torch.py``) are not staged.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.metadata
 import json
@@ -82,12 +83,16 @@ def read_submission(path: Path, repairs: list[str]) -> nbformat.NotebookNode:
     return nb
 
 
-def repair_metadata(nb: nbformat.NotebookNode, known_ids: set[str], repairs: list[str]) -> None:
-    """Drop nbgrader metadata that nbgrader cannot use: empty, no grade_id, an unknown one, or a repeated one.
+def repair_metadata(nb: nbformat.NotebookNode, released: dict[str, dict], repairs: list[str]) -> None:
+    """Make nbgrader metadata what the release handed out; drop what nbgrader cannot use.
 
-    Of a repeated grade_id (a copied cell) the last copy keeps its metadata, as nbgrader's DeduplicateIds would;
-    DeduplicateIds itself would leave ``"nbgrader": {}`` behind, which fails validation (nbgrader #1083).
+    ``released`` maps every grade_id of the notebook to its nbgrader metadata in release/. A known cell whose
+    metadata was edited (points, flags, schema version) gets the released metadata back; metadata that is empty,
+    has no grade_id, an unknown one, or a repeated one is dropped. Of a repeated grade_id (a copied cell) the last
+    copy keeps its metadata, as nbgrader's DeduplicateIds would; DeduplicateIds itself would leave
+    ``"nbgrader": {}`` behind, which fails validation (nbgrader #1083).
     """
+    known_ids = set(released)
     last = {nbgrader_meta(cell).get("grade_id"): index for index, cell in enumerate(nb.cells)}
     for index, cell in enumerate(nb.cells):
         if "nbgrader" not in cell.get("metadata", {}):
@@ -106,12 +111,17 @@ def repair_metadata(nb: nbformat.NotebookNode, known_ids: set[str], repairs: lis
             cell.metadata.pop("nbgrader")
             repairs.append(f"cell with grade_id {grade_id!r} appears more than once; the last copy is graded, "
                            "the others run as ordinary cells")
+        elif dict(meta) != released[grade_id]:
+            cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(released[grade_id]))
+            repairs.append(f"nbgrader metadata of {grade_id!r} was edited; restored as released")
 
 
-def stage(submitted: Path, staged: Path, student: str, assignment: str, source_notebooks: dict[str, set[str]]) -> Intake:
+def stage(
+    submitted: Path, staged: Path, student: str, assignment: str, source_notebooks: dict[str, dict[str, dict]]
+) -> Intake:
     """Copy ``submitted`` to ``staged`` with every notebook read defensively; report repairs or the fatal error.
 
-    ``source_notebooks`` maps each notebook name of the assignment to the grade_ids it has.
+    ``source_notebooks`` maps each notebook name of the assignment to {grade_id: released nbgrader metadata}.
     """
     intake = Intake(student, assignment)
     if staged.exists():

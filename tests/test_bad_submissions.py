@@ -126,6 +126,15 @@ def _repointed() -> nbformat.NotebookNode:
     return nb
 
 
+def _flipped_flags() -> nbformat.NotebookNode:
+    """The reference with a test cell's nbgrader flags edited: no longer graded, schema version gone."""
+    nb = _reference()
+    meta = nb.cells[_index(nb, REPOINTED_TEST)].metadata.nbgrader
+    meta["grade"] = False
+    del meta["schema_version"]
+    return nb
+
+
 def _with_shadow_modules(folder: Path) -> None:
     """The reference, next to a ``torch.py`` and a ``numpy.py`` that break any import of them."""
     _notebook(_reference())(folder)
@@ -149,6 +158,7 @@ def _bad_cohort() -> dict[str, Writer]:
         "bad_deleted_test_wrong": _notebook(_deleted_test(_with_mistake(WRONG_PREFIX_SUMS))),
         "bad_edited_test_wrong": _notebook(_edited_test()),
         "bad_changed_points": _notebook(_repointed()),
+        "bad_flipped_flags": _notebook(_flipped_flags()),
         "bad_shadow_modules": _with_shadow_modules,
     }
 
@@ -265,9 +275,10 @@ def test_unreadable_notebook_is_a_named_error(graded, student, reason):
     ("bad_nbformat_v3", "used nbformat 3; upgraded to 4"),
     ("bad_solution_lost_id", "nbgrader metadata has no grade_id; graded as an ordinary cell"),
     ("bad_test_lost_id", "nbgrader metadata has no grade_id; graded as an ordinary cell"),
+    ("bad_flipped_flags", "was edited; restored as released"),
 ])
 def test_repairable_notebook_gets_full_marks_and_a_fixed_line(graded, student, repair):
-    """Is a cp949, nbformat-3 or grade_id-less reference notebook repaired, said so, and graded with full marks?"""
+    """Is a cp949, nbformat-3, grade_id-less or flag-edited reference notebook repaired, said so, and fully graded?"""
     workdir, results, completed = graded
     assert results[student]["status"] == "graded", results[student]["error"]
     assert any(repair in line for line in _summary(completed, "FIXED", student)), completed.stdout
