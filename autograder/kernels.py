@@ -268,8 +268,10 @@ def kept_paths() -> list[str]:
     import site
     import sysconfig
 
-    paths = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"], *site.getsitepackages()}
-    return sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)})
+    paths = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"],
+                                                   *site.getsitepackages()) if os.path.isdir(p)})
+    # Only the outermost: a path inside another kept path comes along with it.
+    return [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
 
 
 def hidden_paths(cwd: str, extra: list[str]) -> list[str]:

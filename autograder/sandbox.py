@@ -176,21 +176,26 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
 
 
-def _hide_dir(path: str, keep: list[str], staging: str) -> None:
-    """Cover ``path`` with an empty read-only tmpfs, re-exposing the ``keep`` paths beneath it read-only."""
+def _cover(path: str, keep: list[str], staging: str, *, writable: bool = False) -> None:
+    """Cover ``path`` with an empty tmpfs (read-only unless ``writable``), re-exposing ``keep`` paths beneath it.
+
+    Kept paths (the Python installation, which may live under /tmp or a home folder) stay visible, read-only.
+    """
     inner = [k for k in keep if k != path and k.startswith(path.rstrip("/") + "/")]
     parked = []
     for index, kept in enumerate(inner):
-        spot = os.path.join(staging, f"keep-{index}")
+        spot = os.path.join(staging, f"keep-{os.getpid()}-{abs(hash(path))}-{index}")
         os.makedirs(spot, exist_ok=True)
         _mount(kept, spot, None, MS_BIND | MS_REC)
         parked.append((spot, kept))
-    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    options = "size=512m,mode=1777" if writable else "size=64k,mode=755"
+    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for spot, kept in parked:
         os.makedirs(kept, exist_ok=True)
         _mount(spot, kept, None, MS_MOVE)
         _mount(None, kept, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC)
-    _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    if not writable:
+        _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, options)
 
 
 def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[str]:
@@ -208,7 +213,7 @@ def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[s
     for path in sorted(set(hide), key=len):
         try:
             if os.path.isdir(path) and not os.path.islink(path):
-                _hide_dir(path, keep, staging)
+                _cover(path, keep, staging)
             elif os.path.exists(path):
                 _mount("/dev/null", path, None, MS_BIND)
                 _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
@@ -217,7 +222,7 @@ def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[s
     for path in SCRATCH_MOUNTS:
         try:
             if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=1777")
+                _cover(path, keep, staging, writable=True)
         except OSError as error:
             problems.append(str(error))
     try:
