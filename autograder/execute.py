@@ -27,7 +27,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder.judge import PROBE_SOURCE, directives, verdict
+from autograder.judge import PROBE_SOURCE, directives, strip_hidden_tests, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
 
 INCIDENTS_SUFFIX = ".grading.json"
@@ -130,9 +130,13 @@ class ContainedExecute(Execute):
             self._baseline = self._fingerprint()
         self._output_sizes[index] = 0
         started = time.monotonic()
+        full_source = cell.source
+        # The hidden block never reaches the kernel: its judge calls run here, outside it (see _judge_cell).
+        cell.source = strip_hidden_tests(full_source)
         try:
             cell = self.execute_cell(cell, index, store_history=True)
         except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
+            cell.source = full_source
             hung = isinstance(error, CellTimeoutError)
             kind = "unresponsive_cell" if hung else "kernel_died"
             message = (
@@ -145,6 +149,7 @@ class ContainedExecute(Execute):
             self._cell_seconds += time.monotonic() - started
             self._restart_and_replay()
             return cell, self.resources
+        cell.source = full_source
         self._cell_seconds += time.monotonic() - started
         if self._output_sizes.get(index, 0) > self.max_output_bytes:
             cell.outputs.append(NotebookNode(
@@ -287,6 +292,7 @@ class ContainedExecute(Execute):
                 return
             original = self.nb.cells[index]
             replay = copy.deepcopy(original)
+            replay.source = strip_hidden_tests(replay.source)
             self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
             try:
                 self.execute_cell(replay, index, store_history=False)

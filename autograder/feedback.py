@@ -17,21 +17,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
-
-def strip_hidden_tests(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
-    """``source`` without its hidden-test regions, marker lines included; an unclosed region hides the rest."""
-    kept: list[str] = []
-    hiding = removed = False
-    for line in source.split("\n"):
-        if begin in line:
-            hiding = removed = True
-        elif end in line:
-            hiding, removed = False, True
-        elif not hiding:
-            kept.append(line)
-    if not removed:
-        return source
-    return "\n".join(kept).rstrip()
+from autograder.judge import strip_hidden_tests
 
 
 def error_line(output: NotebookNode) -> str:

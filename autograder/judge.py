@@ -1,15 +1,17 @@
 """Grader-side half of the judge: hidden tests reach their verdict outside the student's kernel.
 
-A test cell's hidden block holds one directive, for example::
+A test cell's hidden block holds one call, for example::
 
     ### BEGIN HIDDEN TESTS
-    # judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)
+    from autograder.judge import judge
+    judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)
     ### END HIDDEN TESTS
 
-The kernel sees only a comment. After the cell runs, the grader (``ContainedExecute``, or the in-process grader of
-the test suite) calls ``check_prefix_sums`` with a :class:`StudentFunction`: a handle that calls the student's
-``prefix_sums`` in the kernel through :mod:`autograder.probe` and gets back plain data. Expected values, tolerances and
-comparisons live only here, in a process the student's code never ran in.
+With the course's configuration the hidden block never reaches the kernel: ``ContainedExecute`` (and the
+in-process grader of the test suite) strips it, runs the visible part, then calls ``check_prefix_sums`` itself with
+a :class:`StudentFunction`: a handle that calls the student's ``prefix_sums`` in the kernel through
+:mod:`autograder.probe` and gets back plain data. Expected values, tolerances and comparisons live only here, in a
+process the student's code never ran in. Under stock nbgrader the same lines run in the kernel (see :func:`judge`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 
 from autograder import probe
 
-DIRECTIVE = re.compile(r"^\s*#\s*judge:\s*([\w.]+)\(([\w,\s]*)\)\s*$", re.MULTILINE)
+DIRECTIVE = re.compile(r'\bjudge\(\s*"([\w.]+)"\s*((?:,\s*\w+\s*)*)\)')
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
 
 
@@ -138,8 +140,49 @@ def local_function(fn: Callable, name: str | None = None) -> StudentFunction:
 
 
 def directives(source: str) -> list[tuple[str, list[str]]]:
-    """The judge directives of a test cell: (dotted check name, student function names)."""
-    return [(m.group(1), [n.strip() for n in m.group(2).split(",") if n.strip()]) for m in DIRECTIVE.finditer(source)]
+    """The judge calls in a test cell's hidden region: (dotted check name, student function names)."""
+    hidden = _hidden_region(source)
+    return [(m.group(1), [n.strip() for n in m.group(2).split(",") if n.strip()]) for m in DIRECTIVE.finditer(hidden)]
+
+
+def _hidden_region(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+        elif end in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def strip_hidden_tests(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
+    """``source`` without its hidden-test regions, marker lines included; an unclosed region hides the rest."""
+    kept: list[str] = []
+    hiding = removed = False
+    for line in source.split("\n"):
+        if begin in line:
+            hiding = removed = True
+        elif end in line:
+            hiding, removed = False, True
+        elif not hiding:
+            kept.append(line)
+    if not removed:
+        return source
+    return "\n".join(kept).rstrip()
+
+
+
+def judge(dotted: str, *functions: Callable) -> None:
+    """Run a hidden check right here, on the notebook's own functions.
+
+    This is what a hidden block does when the notebook is graded without this course's configuration (stock
+    nbgrader): the check still runs, inside the kernel, where the student's code could interfere. With the
+    course's configuration the hidden block never reaches the kernel; ``ContainedExecute`` reads the same call and
+    runs the check outside it instead.
+    """
+    resolve(dotted)(*[local_function(fn) for fn in functions])
 
 
 def resolve(dotted: str) -> Callable:

@@ -20,7 +20,7 @@ from typing import Mapping
 import nbformat
 import torch
 
-from autograder.judge import LocalStudent, verdict
+from autograder.judge import LocalStudent, strip_hidden_tests, verdict
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -124,7 +124,8 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                 if cell.cell_type != "code":
                     continue
                 meta = nbgrader_meta(cell)
-                error = _run_cell(cell.source, namespace, f"<cell {meta.get('grade_id', index)}>")
+                # As in grading: the hidden block is not run in the notebook; its judge calls run outside it.
+                error = _run_cell(strip_hidden_tests(cell.source), namespace, f"<cell {meta.get('grade_id', index)}>")
                 if meta.get("grade") and not meta.get("solution") and not error:
                     error = _judge(cell.source, namespace)
                 if meta.get("grade") and not meta.get("solution"):

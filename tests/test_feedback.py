@@ -27,7 +27,7 @@ STUDENTS = ("reference", "blank", "hidden_fails")
 # What nbgrader_config.py should hold; the test loads exactly these lines as an extra config file.
 CONFIG_LINES = "from autograder.feedback import FEEDBACK_PREPROCESSORS\n" \
                "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
-HIDDEN_SOURCE = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "# judge:", "autograder.hidden", "check_")
+HIDDEN_SOURCE = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "autograder.hidden", "check_")
 HANGUL = re.compile(r"[가-힣]")
 
 

@@ -10,7 +10,7 @@ import torch
 
 from autograder import probe
 from autograder.course import published_assignments
-from autograder.judge import LocalStudent, StudentFunction, directives, local_function, resolve, verdict
+from autograder.judge import LocalStudent, StudentFunction, directives, judge, local_function, resolve, verdict
 from autograder.notebook import nbgrader_meta
 
 ROUND_TRIP = {
@@ -93,15 +93,17 @@ def test_missing_function_fails_with_a_clear_message():
 
 def test_directive_parsing_and_resolution():
     """Are directives read from a cell, and are checks outside autograder.hidden refused?"""
-    source = "x = 1\n# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)\n"
+    call = 'judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)'
+    source = f"x = 1\n### BEGIN HIDDEN TESTS\nfrom autograder.judge import judge\n{call}\n### END HIDDEN TESTS\n"
     assert directives(source) == [("autograder.hidden.tensors.check_prefix_sums", ["prefix_sums"])]
+    assert directives(call) == [], "a judge call outside the hidden region is not a directive"
     with pytest.raises(ValueError):
         resolve("os.system")
 
 
 def test_verdict_passes_correct_and_fails_wrong_code():
     """Does the verdict pass a correct function and return the Korean failure for a wrong one?"""
-    cell = "# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)"
+    cell = '### BEGIN HIDDEN TESTS\njudge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)\n### END HIDDEN TESTS'
     right = LocalStudent({"prefix_sums": lambda x: torch.cumsum(x, 0)}).send
     wrong = LocalStudent({"prefix_sums": lambda x: x.clone()}).send
     assert verdict(cell, right) is None
@@ -112,6 +114,13 @@ def test_reply_echoes_the_request_nonce():
     """Does every probe reply carry its request's nonce (so the grader can refuse stale replies)?"""
     reply = json.loads(probe.handle({"f": lambda: 1}, json.dumps({"function": "f", "args": [], "nonce": "abc"})))
     assert reply["nonce"] == "abc"
+
+
+def test_judge_runs_a_check_in_place_for_stock_nbgrader():
+    """Under stock nbgrader, does the hidden block's judge() call run the check on the notebook's functions?"""
+    judge("autograder.hidden.tensors.check_prefix_sums", lambda x: torch.cumsum(x, 0))
+    with pytest.raises(AssertionError, match="누적 합"):
+        judge("autograder.hidden.tensors.check_prefix_sums", lambda x: x.clone())
 
 
 @pytest.mark.parametrize("assignment", published_assignments())
