@@ -162,7 +162,7 @@ class ContainedKernelManager(AsyncKernelManager):
             self.status_path = str(kernels_root / f"k-{self.kernel_id}.status.json")
             self.log_path = str(kernels_root / f"k-{self.kernel_id}.log")
             self.connection_file = str(folder / "connection.json")
-            self.sandbox_uid = _allocate_uid(self.first_sandbox_uid) if self._isolating() else None
+            self.sandbox_uid = _allocate_uid(self.first_sandbox_uid, kernels_root) if self._isolating() else None
             if self.isolate_network:
                 # Unix sockets still connect across network namespaces; TCP on loopback would not.
                 self.transport = "ipc"
@@ -241,26 +241,41 @@ class ContainedKernelManager(AsyncKernelManager):
         return killed
 
 
-_uids_in_use: set[int] = set()
+_uid_locks: dict[int, int] = {}
 _uid_lock = threading.Lock()
 
 
-def _allocate_uid(first: int) -> int:
-    """A sandbox uid no other kernel of this process (and no running process) uses."""
+def _allocate_uid(first: int, locks: Path) -> int:
+    """A sandbox uid that no other kernel on this machine uses, held by a lock file until released.
+
+    The lock (``flock`` on ``locks``/uid-N.lock) makes the choice safe across grading processes
+    running at the same time; a uid that still owns processes (leftovers) is skipped too.
+    """
+    import fcntl
+
     import psutil
 
     busy = {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info["uids"]}
     with _uid_lock:
-        uid = first
-        while uid in _uids_in_use or uid in busy:
-            uid += 1
-        _uids_in_use.add(uid)
-        return uid
+        for uid in range(first, first + 10_000):
+            if uid in _uid_locks or uid in busy:
+                continue
+            handle = os.open(locks / f"uid-{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(handle)
+                continue
+            _uid_locks[uid] = handle
+            return uid
+    raise RuntimeError("no free sandbox uid")
 
 
 def _release_uid(uid: int) -> None:
     with _uid_lock:
-        _uids_in_use.discard(uid)
+        handle = _uid_locks.pop(uid, None)
+    if handle is not None:
+        os.close(handle)  # closing releases the flock
 
 
 def kept_paths() -> list[str]:
