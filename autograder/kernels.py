@@ -249,16 +249,14 @@ def _allocate_uid(first: int, locks: Path) -> int:
     """A sandbox uid that no other kernel on this machine uses, held by a lock file until released.
 
     The lock (``flock`` on ``locks``/uid-N.lock) makes the choice safe across grading processes
-    running at the same time; a uid that still owns processes (leftovers) is skipped too.
+    running at the same time. A uid's processes are all killed when its kernel is cleaned up (cgroup), before the
+    lock is released.
     """
     import fcntl
 
-    import psutil
-
-    busy = {p.info["uids"].real for p in psutil.process_iter(["uids"]) if p.info["uids"]}
     with _uid_lock:
         for uid in range(first, first + 10_000):
-            if uid in _uid_locks or uid in busy:
+            if uid in _uid_locks:
                 continue
             handle = os.open(locks / f"uid-{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
             try:

@@ -112,7 +112,11 @@ class ProcessTree:
                 pids.update(child.pid for child in root.children(recursive=True))
             except psutil.Error:
                 pass
-            # The kernel is a session leader (it called setsid), so its session id is its pid.
+            if any("pids" in str(path) for path in self.cgroups):
+                # The pids cgroup holds every descendant, even those that started their own session.
+                pids.discard(os.getpid())
+                return {pid for pid in pids if not _is_zombie(pid)}
+            # Without a cgroup: the kernel is a session leader (it called setsid), so its session id is its pid.
             for process in psutil.process_iter(["status"]):
                 if process.info["status"] != psutil.STATUS_ZOMBIE and _session_of(process.pid) == self.root_pid:
                     pids.add(process.pid)
@@ -144,6 +148,13 @@ class ProcessTree:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 def _session_of(pid: int) -> int | None:
