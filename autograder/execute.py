@@ -137,17 +137,16 @@ class ContainedExecute(Execute):
             cell = self.execute_cell(cell, index, store_history=True)
         except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
             cell.source = full_source
-            hung = isinstance(error, CellTimeoutError)
-            kind = "unresponsive_cell" if hung else "kernel_died"
-            message = (
-                f"이 셀이 {self.timeout}초 안에 끝나지 않았고 중단(KeyboardInterrupt)에도 응답하지 않아서 강제로 멈췄어요."
-                if hung else
-                "이 셀을 실행하다가 커널이 죽었어요 (메모리를 너무 많이 쓰거나 프로세스를 강제로 끝냈을 수 있어요)."
-            )
-            cell.outputs.append(error_output("CellTimeoutError" if hung else "DeadKernelError", message))
-            self._incidents.append({"kind": kind, "cell": grade_id, "detail": str(error).strip().split("\n")[0][:200]})
+            self._recover(cell, grade_id, error, started)
+            return cell, self.resources
+        except Exception as error:  # noqa: BLE001 - the kernel answered with messages the client cannot read
+            cell.source = full_source
+            detail = f"{type(error).__name__}: {error}"[:200]
+            self._tampered.append("kernel messages")
+            self._incidents.append({"kind": "tampering", "cell": grade_id,
+                                    "detail": f"the kernel sent messages the grader cannot read ({detail})"})
+            cell.outputs.append(error_output("GradingIntegrityError", TAMPERED.format(names="커널의 메시지")))
             self._cell_seconds += time.monotonic() - started
-            self._restart_and_replay()
             return cell, self.resources
         cell.source = full_source
         self._cell_seconds += time.monotonic() - started
@@ -168,6 +167,20 @@ class ContainedExecute(Execute):
                     self._incidents.append({"kind": "cell_timeout", "cell": grade_id, "detail": ""})
         return cell, self.resources
 
+    def _recover(self, cell: NotebookNode, grade_id: str, error: Exception, started: float) -> None:
+        """A cell hung through KeyboardInterrupt or killed its kernel: say so in the cell, restart, replay."""
+        hung = isinstance(error, CellTimeoutError)
+        kind = "unresponsive_cell" if hung else "kernel_died"
+        message = (
+            f"이 셀이 {self.timeout}초 안에 끝나지 않았고 중단(KeyboardInterrupt)에도 응답하지 않아서 강제로 멈췄어요."
+            if hung else
+            "이 셀을 실행하다가 커널이 죽었어요 (메모리를 너무 많이 쓰거나 프로세스를 강제로 끝냈을 수 있어요)."
+        )
+        cell.outputs.append(error_output("CellTimeoutError" if hung else "DeadKernelError", message))
+        self._incidents.append({"kind": kind, "cell": grade_id, "detail": str(error).strip().split("\n")[0][:200]})
+        self._cell_seconds += time.monotonic() - started
+        self._restart_and_replay()
+
     # -- the judge --------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -177,7 +190,7 @@ class ContainedExecute(Execute):
 
     def _judge_cell(self, cell: NotebookNode, grade_id: str) -> None:
         """Check for tampering, then reach the hidden tests' verdict outside the kernel; a failure becomes an error."""
-        changed = self._changed_since_baseline()
+        changed = self._changed_since_baseline(grade_id)
         if changed:
             self._tampered.extend(changed)
             self._incidents.append({"kind": "tampering", "cell": grade_id, "detail": ", ".join(changed)})
@@ -215,15 +228,25 @@ class ContainedExecute(Execute):
         )
         self._execute_silently(code, None)
 
-    def _changed_since_baseline(self) -> list[str]:
-        """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started."""
+    def _changed_since_baseline(self, grade_id: str) -> list[str]:
+        """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started.
+
+        New audit events (reaching for hidden files, the network, processes outside the kernel) are recorded as a
+        ``forbidden_access`` incident: flagged for review, but not tampering, since the containment itself stopped
+        them and the student's other answers still count.
+        """
         if not self._baseline:
             return []
         current = self._fingerprint()
         if current is None:
             return ["(the kernel did not answer the integrity check)"]
-        changed = [name for name, value in self._baseline.items() if current.get(name) != value]
-        return [f"audit: {current['audit']}" if name == "audit" else name for name in changed]
+        seen = json.loads(self._baseline.get("audit") or "[]")
+        events = json.loads(current.get("audit") or "[]")
+        if events[len(seen):]:
+            self._incidents.append({"kind": "forbidden_access", "cell": grade_id,
+                                    "detail": "; ".join(events[len(seen):])[:300]})
+            self._baseline["audit"] = current["audit"]
+        return [name for name, value in self._baseline.items() if name != "audit" and current.get(name) != value]
 
     def _send(self, request: dict) -> dict:
         """Run one probe request in the kernel and return its JSON reply (see autograder.probe)."""

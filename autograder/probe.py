@@ -224,7 +224,7 @@ def _answer(namespace: dict, request: dict) -> dict:
     if request.get("op") == "fingerprint":
         entries: dict[str, Any] = fingerprint()
         record = __import__("sys").modules.get(request.get("audit") or "")
-        entries["audit"] = repr(list(getattr(record, "events", []))[:10])
+        entries["audit"] = json.dumps([str(event) for event in list(getattr(record, "events", []))[:50]])
         return entries
     name = request["function"]
     fn = namespace.get(name)

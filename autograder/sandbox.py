@@ -291,7 +291,5 @@ def install_audit_hook(module_name: str, hidden: list[str], keep: list[str]) -> 
                 foreign = True
             if foreign:
                 events.append(f"os.kill {args[0]}")
-        elif event in ("sys.settrace", "sys.setprofile"):
-            events.append(event)
 
     sys.addaudithook(hook)
