@@ -20,6 +20,8 @@ from autograder.release import nbgrader_env
 ASSIGNMENT = "00_tensors"
 LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
 SLEEP_MARK = "317"  # a stray `sleep 317` must not survive grading
+HOG_CHUNKS = 20  # 5 GiB in 256 MiB steps: well over the 3 GiB cap of nbgrader_config.py
+HOG_FINISHED = "allocated 5 GiB without hitting any cap"
 
 
 def _listener() -> tuple[socket.socket, int]:
@@ -47,8 +49,10 @@ def _students(port: int) -> list[SyntheticStudent]:
         SyntheticStudent("kernel_exit", "numpy_to_float32_solution", with_code(
             "numpy_to_float32_solution", "import os\nos._exit(3)", before=True)),
         SyntheticStudent("memory_hog", "flatten_per_sample_solution", with_code(
-            "flatten_per_sample_solution", "hog = []\nwhile True:\n    hog.append(bytearray(200 * 1024 * 1024))",
-            before=True)),
+            "flatten_per_sample_solution",
+            # Bounded, so that without the cap it ends by itself (and says so) instead of exhausting the machine.
+            f"hog = []\nfor _ in range({HOG_CHUNKS}):\n    hog.append(bytearray(256 * 1024 * 1024))\n"
+            f"print('{HOG_FINISHED}')", before=True)),
         SyntheticStudent("output_flood", "", with_code(
             "row_proportions_solution", "for i in range(60_000):\n    print('x' * 100)")),
         SyntheticStudent("stray_and_fork_bomb", "", with_code(
@@ -107,7 +111,7 @@ def _scores(workdir, student):
 def _outputs(workdir, student, grade_id):
     nb = json.loads((workdir / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
-    return "".join("".join(o.get("text", "")) + o.get("evalue", "") for o in cell["outputs"])
+    return "".join("".join(o.get("text", "")) + o.get("ename", "") + o.get("evalue", "") for o in cell["outputs"])
 
 
 @pytest.mark.xdist_group("nbgrader")
@@ -187,3 +191,14 @@ def test_plain_nbgrader_autograde_gets_the_same_containment(graded, tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert scores["seeded_rand_reproducible_without_global_seed"] == 0
     assert sum(scores.values()) == 9
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_memory_cap_stops_the_hog_with_a_memory_error(graded):
+    """Is the memory hog stopped by the memory cap (MemoryError or the kernel killed), not by a timeout?"""
+    workdir, _, results, _ = graded
+    text = _outputs(workdir, "memory_hog", "flatten_per_sample_solution")
+    assert HOG_FINISHED not in text, "the hog allocated 5 GiB: no memory cap held"
+    assert "MemoryError" in text or "커널이 죽었어요" in text, text[-500:]
+    kinds = {incident["kind"] for incident in results["memory_hog"]["incidents"]}
+    assert not kinds & {"cell_timeout", "unresponsive_cell", "notebook_timeout"}, kinds

@@ -24,9 +24,6 @@ from autograder.release import nbgrader_env
 ASSIGNMENT = "00_tensors"
 HIDDEN_ONLY = ("seeded_rand_global_seed", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones
 STUDENTS = ("reference", "blank", "hidden_fails")
-# What nbgrader_config.py should hold; the test loads exactly these lines as an extra config file.
-CONFIG_LINES = "from autograder.feedback import FEEDBACK_PREPROCESSORS\n" \
-               "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
 HIDDEN_SOURCE = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "autograder.hidden", "check_")
 HANGUL = re.compile(r"[가-힣]")
 
@@ -53,7 +50,7 @@ def _visible_text(workdir: Path, folder: str, student: str) -> str:
 
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory):
-    """Three autograded students, with feedback generated twice: stock nbgrader and with HideHiddenTests."""
+    """Three autograded students, with feedback generated twice: stock nbgrader and the course's shipped config."""
     workdir = tmp_path_factory.mktemp("feedback-course")
     students = [
         SyntheticStudent("reference", "reference", reference_solutions(ASSIGNMENT)),
@@ -69,9 +66,8 @@ def feedback(tmp_path_factory):
     _generate_feedback(workdir, *(f"--GenerateFeedback.preprocessors={cls.__module__}.{cls.__qualname__}"
                                   for cls in defaults))
     shutil.move(workdir / "feedback", workdir / "feedback_stock")
-    config = workdir / "feedback_config.py"
-    config.write_text(CONFIG_LINES, encoding="utf-8")
-    _generate_feedback(workdir, f"--GenerateFeedbackApp.config_file={config}")
+    # The course's own feedback: nbgrader_config.py exactly as shipped (generate_feedback runs in the course root).
+    _generate_feedback(workdir)
     return workdir
 
 

@@ -8,6 +8,9 @@ from autograder.course import published_assignments
 from autograder.mistakes import alternatives_for, mistakes_for
 from autograder.notebook import grade_in_process, release_stubs, points_by_test_cell, with_solutions
 
+# Errors that mean a banked answer is broken (or left a stub), not that the check caught its misconception.
+NOT_THE_MISTAKE = ("SyntaxError", "IndentationError", "TabError", "NameError", "NotImplementedError")
+
 MISTAKES = [(a, m) for a in published_assignments() for m in mistakes_for(a)]
 ALTERNATIVES = [(a, alt) for a in published_assignments() for alt in alternatives_for(a)]
 
@@ -38,6 +41,18 @@ def test_mistake_loses_points_where_aimed(assignment, mistake, source_notebooks)
         assert grade.cells[grade_id].points < grade.cells[grade_id].max_points, (
             f"{mistake.name} ({mistake.why}) kept all points of {grade_id}"
         )
+        assert not grade.cells[grade_id].error.startswith(NOT_THE_MISTAKE), (
+            f"{mistake.name} loses {grade_id} because it is broken, not for what it is banked for: "
+            f"{grade.cells[grade_id].error}"
+        )
+
+
+@pytest.mark.parametrize("assignment, entry", MISTAKES + ALTERNATIVES,
+                         ids=[f"{a}-{e.name}" for a, e in MISTAKES + ALTERNATIVES])
+def test_banked_answer_is_valid_python(assignment, entry):
+    """Does every cell a banked mistake or alternative replaces compile (so it fails, or passes, for its reason)?"""
+    for grade_id, source in entry.replaces.items():
+        compile(source, f"<{entry.name}: {grade_id}>", "exec")
 
 
 @pytest.mark.parametrize("assignment, alternative", ALTERNATIVES, ids=[f"{a}-{alt.name}" for a, alt in ALTERNATIVES])

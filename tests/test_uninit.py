@@ -196,3 +196,55 @@ def test_fill_patterns_differ_and_fit_the_dtype(dtype):
     values = [torch.full((1,), fill_value(dtype, k), dtype=dtype) for k in range(4)]
     assert all(torch.isfinite(v).all() or torch.isnan(v).all() for v in values)
     assert len({v.item() if not torch.isnan(v).any() else "nan" for v in values}) == 4
+
+
+# -- each interception, proved without relying on what leftover memory holds ----------------------------------
+
+ALLOCATIONS = {
+    "empty": lambda: torch.empty(5),
+    "imported_empty": lambda: bare_empty(5),
+    "empty_like": lambda: torch.empty_like(x),
+    "new_empty": lambda: x.new_empty(5),
+    "empty_strided": lambda: torch.empty_strided((5,), (1,)),
+    "new_empty_strided": lambda: x.new_empty_strided((5,), (1,)),
+    "legacy_constructor": lambda: torch.Tensor(5),
+    "typed_legacy_constructor": lambda: torch.FloatTensor(5),
+    "tensor_new": lambda: x.new(5),
+}
+
+
+@pytest.mark.parametrize("round_index", range(4))
+@pytest.mark.parametrize("name", sorted(ALLOCATIONS))
+def test_every_allocation_route_is_filled_with_the_rounds_pattern(name, round_index):
+    """Does each way of getting uninitialized memory come back holding exactly this round's fill value?"""
+    from autograder.probe import FillUninitialized
+
+    with FillUninitialized(round_index):
+        allocated = ALLOCATIONS[name]()
+    expected = torch.full_like(allocated, fill_value(allocated.dtype, round_index))
+    assert torch.equal(allocated.nan_to_num(1.5), expected.nan_to_num(1.5)), allocated
+
+
+@pytest.mark.parametrize("round_index", range(4))
+def test_resize_growth_is_filled_and_kept_values_stay(round_index):
+    """Does resize_ fill only the grown part with the round's value and keep the elements that were there?"""
+    from autograder.probe import FillUninitialized
+
+    grown = torch.arange(3.0)
+    with FillUninitialized(round_index):
+        grown.resize_(7)
+    tail = torch.full((4,), fill_value(torch.float32, round_index))
+    assert torch.equal(grown[:3], torch.arange(3.0))
+    assert torch.equal(grown[3:].nan_to_num(1.5), tail.nan_to_num(1.5))
+
+
+def test_raising_in_some_rounds_only_is_flagged():
+    """Is a function that raises only for some garbage (and returns in the other rounds) flagged?"""
+
+    def raises_on_nan_garbage(v):
+        if torch.empty(1).isnan().any():
+            raise ValueError("garbage was NaN")
+        return v * 2
+
+    report = check_uninitialized_reads(raises_on_nan_garbage, x)
+    assert report.depends_on_uninitialized and "raised ValueError" in report.detail
