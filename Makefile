@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader shells out to `alembic`, which lives in the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test release release-check time-notebook bench grade clean
+.PHONY: setup demo test mutants release release-check time-notebook bench grade clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -18,8 +18,11 @@ setup: $(VENV)/.installed  ## create .venv and install the pinned dependencies
 demo: setup  ## build a synthetic cohort, autograde it into the sqlite gradebook, print the score table
 	$(PY) -m autograder.demo
 
-test: setup  ## the whole suite of the course
-	$(PY) -m pytest -n 2 --dist loadgroup
+test: setup  ## the whole suite of the course (installs PostgreSQL for the gradebook tests where it can)
+	AUTOGRADER_REQUIRE_POSTGRES=$$(sh tests/ensure_postgres.sh) $(PY) -m pytest -n 2 --dist loadgroup
+
+mutants: setup  ## switch off each defence in a scratch copy; the tests claiming it must fail (about 6 minutes)
+	$(PY) tests/mutants.py
 
 release: setup  ## regenerate release/ from source/
 	$(PY) -m autograder.release

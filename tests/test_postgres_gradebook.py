@@ -75,3 +75,15 @@ def test_postgres_totals_tell_students_apart(graded):
     assert totals["reference"][0] == max_score
     assert totals["blank"][0] == 0
     assert 0 < totals["mistake"][0] < max_score
+
+
+def test_missing_postgres_fails_where_it_was_expected(monkeypatch):
+    """Does a PostgreSQL that `make test` expected (present or installable) fail the run instead of skipping?"""
+    import pg
+
+    monkeypatch.setenv("AUTOGRADER_REQUIRE_POSTGRES", "1")
+    with pytest.raises(pytest.fail.Exception, match="was expected"):
+        pg._unavailable("no server binaries")
+    monkeypatch.setenv("AUTOGRADER_REQUIRE_POSTGRES", "0")
+    with pytest.raises(pytest.skip.Exception, match="no server binaries"):
+        pg._unavailable("no server binaries")

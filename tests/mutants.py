@@ -1,0 +1,176 @@
+"""``make mutants``: switch off one defence at a time in a scratch copy and check that the tests claiming it fail.
+
+A suite that stays green with a defence switched off only pretends to prove it. Each mutant below edits one
+defence out of a scratch copy of the working tree (the text it replaces must occur exactly once, so a mutant that
+no longer applies fails loudly instead of silently testing nothing), runs the tests that claim the defence, and is
+*killed* when they fail or *survives* when they pass. Usage::
+
+    python tests/mutants.py                 # every mutant; exit status 1 when any survives
+    python tests/mutants.py --only gradebook_lock_is_a_no_op --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One defence switched off: text replacements in files, and the tests that must then fail."""
+
+    name: str
+    edits: tuple[tuple[str, str, str], ...]  # (file, old text, new text)
+    tests: tuple[str, ...]
+
+
+RED_TEAM = "tests/test_red_team.py"
+COMMAND_ATTACKS = (RED_TEAM, "-k", "command and buys_nothing")
+
+MUTANTS = [
+    Mutant("tampering_does_not_zero_the_rest", (
+        ("autograder/execute.py", "        if self._tampered:\n            # Nothing more can be earned",
+         "        if False:\n            # Nothing more can be earned"),
+        ("autograder/execute.py",
+         '            cell.outputs.append(error_output("GradingIntegrityError", TAMPERED.format(names=", ".join(changed[:5]))))\n'
+         "            return\n",
+         "            pass\n"),
+    ), (RED_TEAM, "-k", "command and tampering_zeroes")),
+    Mutant("no_file_hiding_and_no_uid_drop", (
+        ("autograder/kernels.py", "        return self.isolate_filesystem and os.geteuid() == 0",
+         "        return False"),
+    ), (RED_TEAM, "-k", "command and buys_nothing and (read_ or write_ or import_ or kill_)")),
+    Mutant("gradebook_lock_is_a_no_op", (
+        ("autograder/preprocessors.py", "GRADEBOOK_LOCK = threading.Lock()",
+         "import contextlib\nGRADEBOOK_LOCK = contextlib.nullcontext()"),
+    ), ("tests/test_gradebook_lock.py",)),
+    Mutant("course_feedback_settings_deleted", (
+        ("nbgrader_config.py", "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS", ""),
+    ), ("tests/test_feedback.py",)),
+    Mutant("syntax_error_in_a_banked_mistake", (
+        ("autograder/mistakes/tensors.py",
+         "                def seeded_rand(shape, seed):\n                    torch.manual_seed(seed)\n",
+         "                def seeded_rand(shape, seed):\n                    torch.manual_seed(seed))\n"),
+    ), ("tests/test_mistake_bank.py",)),
+    Mutant("resize_growth_not_filled", (
+        ("autograder/probe.py", "                _fill(out.view(-1)[old_numel:], self.round_index)", "                pass"),
+    ), ("tests/test_uninit.py",)),
+    Mutant("raising_in_some_rounds_ignored", (
+        ("autograder/uninit.py", "    if failing and len(failing) < len(rounds):", "    if False:"),
+    ), ("tests/test_uninit.py",)),
+    *[Mutant(f"{op}_not_intercepted", (
+        ("autograder/probe.py", f"_aten.{op}.default,", ""),
+    ), ("tests/test_uninit.py",)) for op in ("empty_like", "new_empty", "empty_strided")],
+    Mutant("no_network_namespace", (
+        ("autograder/forkserver.py", "    if limits.isolate_network:\n        reason = isolate_network()",
+         "    if False:\n        reason = isolate_network()"),
+    ), (RED_TEAM, "-k", "command and buys_nothing and network")),
+    Mutant("no_memory_cap", (
+        ("autograder/sandbox.py", "    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))", "    pass"),
+        ("autograder/sandbox.py", '            "memory": {"memory.limit_in_bytes": str(self.limits.memory_mb * 1024 * 1024)},\n',
+         ""),
+    ), ("tests/test_containment.py", "-k", "memory_cap")),
+    Mutant("fingerprint_never_compared", (
+        ("autograder/execute.py",
+         '        return [name for name, value in self._baseline.items() if name != "audit" and current.get(name) != value]',
+         "        return []"),
+    ), COMMAND_ATTACKS),
+    Mutant("impostor_results_accepted", (
+        ("autograder/probe.py", "    if _impostor(value):", "    if False:"),
+        ("autograder/judge.py", '    if isinstance(data, dict) and data.get("t") == "tensor" and data["class"] != "torch.Tensor":',
+         "    if False:"),
+    ), COMMAND_ATTACKS),
+    Mutant("no_audit_hook", (
+        ("autograder/sandbox.py", "    sys.addaudithook(hook)", "    pass"),
+    ), COMMAND_ATTACKS),
+    Mutant("stray_processes_not_killed", (
+        ("autograder/sandbox.py", '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n',
+         '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n'
+         "        return 0\n"),
+    ), ("tests/test_containment.py", "-k", "no_process_survives")),
+]
+
+
+def scratch_copy(destination: Path) -> None:
+    """Copy the working tree (tracked and untracked files that git does not ignore) to ``destination``."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for relative in filter(None, listed):
+        source = ROOT / relative
+        if source.is_file():
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def apply(mutant: Mutant, copy: Path) -> None:
+    """Make the mutant's edits in ``copy``; each replaced text must occur exactly once."""
+    for relative, old, new in mutant.edits:
+        path = copy / relative
+        text = path.read_text(encoding="utf-8")
+        count = text.count(old)
+        if count != 1:
+            raise SystemExit(f"mutant {mutant.name}: expected the text once in {relative}, found it {count} times:\n{old}")
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def run(mutant: Mutant, keep: bool) -> tuple[bool, float, str]:
+    """Apply ``mutant`` to a fresh scratch copy and run its tests; return (killed, seconds, last output lines)."""
+    copy = Path(tempfile.mkdtemp(prefix=f"mutant-{mutant.name}-", dir=ROOT.parent))
+    try:
+        scratch_copy(copy)
+        apply(mutant, copy)
+        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+        start = time.perf_counter()
+        completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                                    *mutant.tests], cwd=copy, env=env, capture_output=True,
+                                   text=True)
+        seconds = time.perf_counter() - start
+        lines = (completed.stdout + completed.stderr).strip().splitlines()
+        failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+        tail = failed[0][:160] if failed else "\n".join(lines[-3:])
+        selected_nothing = completed.returncode == 5
+        return completed.returncode != 0 and not selected_nothing, seconds, tail
+    finally:
+        if keep:
+            print(f"  kept {copy}")
+        else:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", help="run only these mutants")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    parser.add_argument("--list", action="store_true", help="list the mutants and their tests")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only]
+    if args.list:
+        for mutant in chosen:
+            print(f"{mutant.name:<38} {' '.join(mutant.tests)}")
+        return 0
+    survivors = []
+    for mutant in chosen:
+        killed, seconds, tail = run(mutant, args.keep)
+        print(f"{'killed ' if killed else 'SURVIVED'} {mutant.name:<38} {seconds:6.1f} s  ({' '.join(mutant.tests)})",
+              flush=True)
+        print("  " + tail.replace("\n", "\n  "))
+        if not killed:
+            survivors.append(mutant.name)
+    print(f"{len(chosen) - len(survivors)} of {len(chosen)} mutants killed, {len(survivors)} surviving"
+          + (f": {', '.join(survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
