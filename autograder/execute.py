@@ -14,10 +14,13 @@ Configured in ``nbgrader_config.py`` as the first autograde preprocessor, so pla
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
+import select
+import shutil
+import socket
+import tempfile
 import time
 from typing import Any
 
@@ -27,7 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from autograder.judge import PROBE_SOURCE, directives, strip_hidden_tests, verdict
+from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, strip_hidden_tests, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
 
 INCIDENTS_SUFFIX = ".grading.json"
@@ -37,8 +40,28 @@ TAMPERED = (
 )
 
 
-class ProbeError(RuntimeError):
+MAX_REPLY_BYTES = 256 * 2**20
+"""Largest judge reply the grader reads (results are capped at 16 MiB of tensor data per call in the probe)."""
+INTERRUPT_GRACE_S = 5.0
+"""How long a judged call that ran out of time gets to answer after SIGINT before its channel is given up."""
+
+
+OVERSIZED = (
+    "커널이 한 번에 너무 큰 메시지(8 MiB 초과)를 보내서 채점기가 받지 않았어요. 아주 큰 값을 출력하거나 화면에 표시하지 "
+    "않았는지 확인해 보세요. 선생님이 직접 확인할 거예요."
+)
+
+
+class ProbeError(JudgeChannelError):
     """The judge could not get an answer from the kernel."""
+
+
+class IntegrityViolation(JudgeChannelError):
+    """What grading relies on changed while the student's function was being judged."""
+
+    def __init__(self, changed: list[str]) -> None:
+        super().__init__(", ".join(changed))
+        self.changed = changed
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -74,11 +97,16 @@ class ContainedExecute(Execute):
         self._cell_seconds = 0.0
         self._baseline: dict[str, str] | None = None
         self._probe_module: str | None = None
+        self._judge: socket.socket | None = None
+        self._judge_broken = False
+        self._judged_cell: str | None = None
+        self._judged_output_bytes = 0
         self._tampered: list[str] = []
         try:
             return super().preprocess(nb, resources, km)
         finally:
             self.timeout = self._cell_timeout
+            self._close_judge_channel()
             self._write_incidents(resources)
 
     def _write_incidents(self, resources: Any) -> None:
@@ -157,6 +185,9 @@ class ContainedExecute(Execute):
             ))
             self._incidents.append({"kind": "output_flood", "cell": grade_id,
                                     "detail": f"{self._output_sizes[index]:,} bytes"})
+        if self._dropped_oversized():
+            cell.outputs.append(error_output("OutputTooLargeError", OVERSIZED))
+            self._incidents.append({"kind": "oversized_message", "cell": grade_id, "detail": "while the cell ran"})
         if not any(output.get("output_type") == "error" for output in cell.outputs):
             self._succeeded.append(index)
         if directives(cell.source) or self._is_test_cell(cell):
@@ -190,6 +221,7 @@ class ContainedExecute(Execute):
 
     def _judge_cell(self, cell: NotebookNode, grade_id: str) -> None:
         """Check for tampering, then reach the hidden tests' verdict outside the kernel; a failure becomes an error."""
+        self._judged_cell = grade_id
         changed = self._changed_since_baseline(grade_id)
         if changed:
             self._tampered.extend(changed)
@@ -199,11 +231,27 @@ class ContainedExecute(Execute):
         if not directives(cell.source):
             return
         suspicious: list[str] = []
+        self._judged_output_bytes = 0
         try:
             failure = verdict(cell.source, self._send, suspicious)
+        except IntegrityViolation as violation:
+            self._tampered.extend(violation.changed)
+            self._incidents.append({"kind": "tampering", "cell": grade_id,
+                                    "detail": "while judged: " + ", ".join(violation.changed)})
+            failure = TAMPERED.format(names=", ".join(violation.changed[:5]))
         except ProbeError as error:
             failure = f"숨겨진 테스트가 함수를 실행하지 못했어요: {error}"
             self._incidents.append({"kind": "probe_failed", "cell": grade_id, "detail": str(error)[:200]})
+        oversized = self._dropped_oversized()
+        if oversized:
+            failure = OVERSIZED
+            self._incidents.append({"kind": "oversized_message", "cell": grade_id, "detail": "while judged"})
+        if self._judge_broken or oversized:
+            # The judged call ignored even SIGINT, or the kernel is still flooding: the cells after get a fresh one.
+            self._restart_and_replay()
+        if self._judged_output_bytes > self.max_output_bytes:
+            self._incidents.append({"kind": "output_flood", "cell": grade_id,
+                                    "detail": f"{self._judged_output_bytes:,} bytes while judged (dropped)"})
         for detail in suspicious:
             self._tampered.append("impostor result")
             self._incidents.append({"kind": "impostor_result", "cell": grade_id, "detail": detail})
@@ -212,32 +260,78 @@ class ContainedExecute(Execute):
 
     def _fingerprint(self) -> dict[str, str] | None:
         try:
-            return self._probe({"op": "fingerprint", "audit": getattr(self.km, "audit_module", None)})
+            return self._probe_batch([self._fingerprint_request()])[0]
         except ProbeError:
             return None
 
-    def _install_probe(self) -> None:
-        """Load the probe into the kernel once, as a module under a random name, before any student code runs."""
-        self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"
-        code = (
-            "import sys as _s, types as _t\n"
-            f"_m = _t.ModuleType({self._probe_module!r})\n"
-            f"exec({PROBE_SOURCE!r}, _m.__dict__)\n"
-            f"_s.modules[{self._probe_module!r}] = _m\n"
-            "del _s, _t, _m\n"
-        )
-        self._execute_silently(code, None)
+    def _fingerprint_request(self) -> dict:
+        return {"op": "fingerprint", "audit": getattr(self.km, "audit_module", None)}
 
-    def _changed_since_baseline(self, grade_id: str) -> list[str]:
+    def _install_probe(self) -> None:
+        """Load the probe into the kernel and open its private channel, before any student code runs.
+
+        The grader listens on a fresh unix socket in the kernel's own folder; the probe, loaded as a module under a
+        random name, connects to it and answers every later request on a thread of its own (``probe.serve``), so
+        requests and replies never pass through IPython (see :mod:`autograder.probe`).
+        """
+        self._close_judge_channel()
+        self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"
+        folder = getattr(self.km, "folder", None)
+        scratch = None if folder is not None else tempfile.mkdtemp(prefix="autograder-judge-")
+        path = os.path.join(str(folder or scratch), f"judge-{os.urandom(4).hex()}.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            os.chmod(path, 0o600)
+            uid = getattr(self.km, "sandbox_uid", None)
+            if uid is not None:
+                os.chown(path, uid, uid)
+            listener.listen(1)
+            code = (
+                "import sys as _s, types as _t\n"
+                f"_m = _t.ModuleType({self._probe_module!r})\n"
+                f"exec({PROBE_SOURCE!r}, _m.__dict__)\n"
+                f"_s.modules[{self._probe_module!r}] = _m\n"
+                f"_m.serve({path!r}, globals())\n"
+                "del _s, _t, _m\n"
+            )
+            self._execute_silently(code)
+            listener.settimeout(max(1.0, min(self.startup_timeout or 60, self._deadline - time.monotonic())))
+            try:
+                self._judge, _ = listener.accept()
+            except OSError as error:
+                raise ProbeError(f"채점 통로를 열지 못했어요 ({type(error).__name__})") from None
+            self._judge.setblocking(False)
+        finally:
+            listener.close()
+            for leftover in (path, scratch):
+                if leftover and os.path.isdir(leftover):
+                    shutil.rmtree(leftover, ignore_errors=True)
+                elif leftover and os.path.exists(leftover):
+                    os.unlink(leftover)
+
+    def _dropped_oversized(self) -> bool:
+        """Whether a live kernel sent a message over the client's size cap since the last look (it was dropped)."""
+        take = getattr(self.kc, "take_dropped_connections", None)
+        return bool(take and take()) and bool(run_sync(self.km.is_alive)())
+
+    def _close_judge_channel(self) -> None:
+        judge = getattr(self, "_judge", None)
+        if judge is not None:
+            judge.close()
+        self._judge = None
+
+    def _changed_since_baseline(self, grade_id: str, current: dict[str, str] | None = None) -> list[str]:
         """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started.
 
-        New audit events (reaching for hidden files, the network, processes outside the kernel) are recorded as a
+        ``current`` is a fingerprint already taken (after a judged call); without it one is taken now. New audit
+        events (reaching for hidden files, the network, processes outside the kernel) are recorded as a
         ``forbidden_access`` incident: flagged for review, but not tampering, since the containment itself stopped
         them and the student's other answers still count.
         """
         if not self._baseline:
             return []
-        current = self._fingerprint()
+        current = current if current is not None else self._fingerprint()
         if current is None:
             return ["(the kernel did not answer the integrity check)"]
         seen = json.loads(self._baseline.get("audit") or "[]")
@@ -249,38 +343,92 @@ class ContainedExecute(Execute):
         return [name for name, value in self._baseline.items() if name != "audit" and current.get(name) != value]
 
     def _send(self, request: dict) -> dict:
-        """Run one probe request in the kernel and return its JSON reply (see autograder.probe)."""
-        return self._probe(request)
+        """Run one judge request in the kernel and return its reply; the fingerprint taken right after is checked.
 
-    def _probe(self, request: dict) -> Any:
-        if getattr(self, "_probe_module", None) is None:
+        A change of what grading relies on, made while the student's function ran, fails the check at once
+        (:class:`IntegrityViolation`), so a check never trusts data from a kernel that was just tampered with.
+        """
+        reply, current = self._probe_batch([request, self._fingerprint_request()])
+        changed = self._changed_since_baseline(self._judged_cell, current)
+        if changed:
+            raise IntegrityViolation(changed)
+        return reply
+
+    def _probe_batch(self, calls: list[dict]) -> list[Any]:
+        """Send ``calls`` as one request over the judge channel; return their replies, bound to this request."""
+        if self._probe_module is None or self._judge is None:
+            if self._judge_broken:
+                raise ProbeError("앞선 호출이 끝나지 않아서 채점 통로가 막혔어요")
             self._install_probe()
         nonce = os.urandom(8).hex()
-        code = (
-            f"__autograder_reply__ = __import__('sys').modules[{self._probe_module!r}]"
-            f".handle(globals(), {json.dumps({**request, 'nonce': nonce})!r})"
-        )
-        expression = self._execute_silently(code, "__autograder_reply__")
-        try:
-            reply = json.loads(ast.literal_eval(expression["data"]["text/plain"]))
-        except (KeyError, ValueError, SyntaxError) as error:
-            raise ProbeError(f"알아볼 수 없는 응답 ({type(error).__name__})") from None
+        self._judge.sendall(json.dumps({"calls": calls, "nonce": nonce}).encode() + b"\n")
+        reply = self._read_reply()
         # A stale or forged reply (the probe code never ran) does not carry this request's nonce.
         if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce:
             raise ProbeError("응답이 이 요청의 것이 아니에요")
-        return reply
+        if reply.get("interrupted"):
+            raise ProbeError(f"실행이 중단됐어요 ({reply.get('error', {}).get('type', '?')})")
+        replies = reply.get("replies")
+        if not isinstance(replies, list) or len(replies) != len(calls):
+            raise ProbeError("알아볼 수 없는 응답")
+        return replies
 
-    def _execute_silently(self, code: str, expression: str | None) -> dict:
-        """Run code in the kernel without output or history; return the evaluated expression's reply."""
+    def _read_reply(self) -> Any:
+        """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile."""
+        limit = max(1.0, min(self._cell_timeout or 60, self._deadline - time.monotonic()))
+        deadline = time.monotonic() + limit
+        buffer = bytearray()
+        interrupted = False
+        while b"\n" not in buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:
+                    self._judge_broken = True
+                    self._close_judge_channel()
+                    raise ProbeError(f"{int(limit)}초 안에 끝나지 않았고 중단에도 응답하지 않았어요")
+                run_sync(self.km.interrupt_kernel)()
+                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE_S
+                continue
+            ready, _, _ = select.select([self._judge], [], [], min(0.05, remaining))
+            self._drain_iopub()
+            if not ready:
+                if not run_sync(self.km.is_alive)():
+                    self._close_judge_channel()
+                    raise ProbeError("커널이 죽었어요")
+                continue
+            chunk = self._judge.recv(1 << 20)
+            if not chunk:
+                self._close_judge_channel()
+                raise ProbeError("커널이 채점 통로를 닫았어요")
+            buffer += chunk
+            if len(buffer) > MAX_REPLY_BYTES:
+                self._judge_broken = True
+                self._close_judge_channel()
+                raise ProbeError(f"응답이 너무 커요 ({MAX_REPLY_BYTES // 2**20} MiB 초과)")
+        if interrupted:
+            raise ProbeError(f"{int(limit)}초 안에 끝나지 않아서 중단했어요")
+        try:
+            return json.loads(bytes(buffer))
+        except ValueError:
+            raise ProbeError("알아볼 수 없는 응답") from None
+
+    def _drain_iopub(self) -> None:
+        """Discard what the kernel publishes while it is judged (the student's prints), counting but never keeping it."""
+        while True:
+            try:
+                message = run_sync(self.kc.iopub_channel.get_msg)(timeout=0)
+            except Exception:  # noqa: BLE001 - queue.Empty: nothing waiting
+                return
+            self._judged_output_bytes += len(json.dumps(message.get("content", {}), default=str))
+
+    def _execute_silently(self, code: str) -> None:
+        """Run trusted code in the kernel without output or history (the probe's installation, before any student code)."""
         assert self.kc is not None and self.km is not None
-        expressions = {"reply": expression} if expression else {}
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
-                                 user_expressions=expressions)
-        deadline = time.monotonic() + max(1.0, min(self._cell_timeout or 60, self._deadline - time.monotonic()))
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + max(1.0, min(self.startup_timeout or 60, self._deadline - time.monotonic()))
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                run_sync(self.km.interrupt_kernel)()
                 raise ProbeError("시간 제한 안에 끝나지 않았어요")
             try:
                 reply = run_sync(self.kc.get_shell_msg)(timeout=min(1.0, remaining))
@@ -293,12 +441,6 @@ class ContainedExecute(Execute):
         content = reply.get("content", {})
         if content.get("status") != "ok":
             raise ProbeError(content.get("ename") or "no reply")
-        if expression is None:
-            return {}
-        result = content.get("user_expressions", {}).get("reply", {})
-        if result.get("status") != "ok":
-            raise ProbeError(result.get("ename") or "no reply")
-        return result
 
     def _restart_and_replay(self) -> None:
         """Start a fresh kernel and re-run the cells that had succeeded, so later cells find their definitions."""
@@ -306,8 +448,14 @@ class ContainedExecute(Execute):
         if STOPPING.is_set():
             raise KeyboardInterrupt("grading was interrupted")
         run_sync(self.km.restart_kernel)(now=True)
+        # A fresh client: the old one's sockets may hold what the dead kernel sent, or a receive cancelled mid-way.
+        self.kc.stop_channels()
+        self.kc = self.km.client()
+        self.kc.start_channels()
         run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
         self._probe_module = None
+        self._judge_broken = False
+        self._close_judge_channel()
         self._baseline = self._fingerprint()
         for index in list(self._succeeded):
             remaining = self._deadline - time.monotonic()

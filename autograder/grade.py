@@ -52,7 +52,8 @@ from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
-FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died", "forbidden_access"})
+FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died", "forbidden_access",
+                        "oversized_message"})
 """Incidents that need an instructor's look: FLAG lines in the summary (the others are NOTE lines)."""
 STAGING_DIR = ".autograder-staged"
 

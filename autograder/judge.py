@@ -33,6 +33,10 @@ DIRECTIVE = re.compile(r'\bjudge\(\s*"([\w.]+)"\s*((?:,\s*\w+\s*)*)\)')
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
 
 
+class JudgeChannelError(RuntimeError):
+    """The grader could not trust or reach the kernel while judging (raised through checks, never a verdict)."""
+
+
 class StudentCodeError(AssertionError):
     """The student's function raised; the message says which exception, in Korean."""
 
@@ -204,6 +208,8 @@ def verdict(source: str, send: Callable[[dict], dict], flags: list[str] | None =
             check(*[StudentFunction(name, send, flags) for name in names])
         except AssertionError as failure:
             return str(failure)
+        except JudgeChannelError:
+            raise
         except Exception as error:  # noqa: BLE001 - a broken reply or a check crash fails the cell, visibly
             return f"채점 중 확인할 수 없는 결과가 나왔어요 ({type(error).__name__}: {error})"
     return None

@@ -21,10 +21,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.connect import KernelConnectionInfo
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.connect import KernelConnectionInfo, channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode
 
 from autograder.forkserver import ForkServer, shared_fork_server
 from autograder.sandbox import Limits, ProcessTree
@@ -110,6 +112,56 @@ class ForkServerProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse oversized messages and keep short queues, so a kernel cannot swell the grader.
+
+    ``max_message_bytes`` caps every inbound message (libzmq drops the connection instead of allocating it); the
+    iopub queue holds at most ``iopub_queue`` messages. Each drop is counted (a socket monitor sees the
+    disconnection) and :meth:`take_dropped_connections` reports it, so grading can flag the kernel.
+    """
+
+    max_message_bytes = Integer(8 * 2**20, help="Largest message accepted from a kernel, in bytes.").tag(config=True)
+    iopub_queue = Integer(32, help="Most iopub messages queued in the grader before the kernel's are dropped.").tag(
+        config=True)
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
+        """jupyter_client's version (8.10), with the bounds set before connecting and a monitor attached."""
+        url = self._make_url(channel)
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.linger = 1000
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        sock.setsockopt(zmq.RECONNECT_IVL, 10)  # a restarted kernel is reached in milliseconds, not 100 ms
+        if channel == "iopub":
+            sock.setsockopt(zmq.RCVHWM, self.iopub_queue)
+        if identity:
+            sock.identity = identity
+        monitor_url = f"inproc://autograder-monitor-{uuid.uuid4().hex}"
+        sock.monitor(monitor_url, zmq.EVENT_DISCONNECTED)
+        watcher = zmq.Context.shadow(self.context.underlying).socket(zmq.PAIR)
+        watcher.connect(monitor_url)
+        self.__dict__.setdefault("_monitors", []).append(watcher)
+        sock.connect(url)
+        return sock
+
+    def stop_channels(self) -> None:
+        """Close the monitors first: the context cannot terminate while a socket of it is open."""
+        for watcher in self.__dict__.pop("_monitors", []):
+            watcher.close(linger=0)
+        super().stop_channels()
+
+    def take_dropped_connections(self) -> int:
+        """How many times a kernel socket was disconnected (an oversized message) since the last call."""
+        dropped = 0
+        for watcher in self.__dict__.get("_monitors", []):
+            while True:
+                try:
+                    watcher.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                dropped += 1
+        return dropped
+
+
 class ContainedKernelManager(AsyncKernelManager):
     """Starts each kernel contained (limits, no network, own process tree) and kills the whole tree at shutdown."""
 
@@ -139,6 +191,8 @@ class ContainedKernelManager(AsyncKernelManager):
         config=True
     )
     first_sandbox_uid = Integer(61000, help="Kernels run as uids from here on, one per running kernel.").tag(config=True)
+    client_class = DottedObjectName("autograder.kernels.BoundedKernelClient")
+    client_factory = Type(BoundedKernelClient, klass=AsyncKernelClient)
 
     def limits(self) -> Limits:
         """The resource limits of this manager's kernels."""

@@ -213,11 +213,72 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
 
 
 def handle(namespace: dict, request_text: str) -> str:
-    """Serve one judge request against the student's ``namespace``; return the JSON reply."""
+    """Serve one judge request against the student's ``namespace``; return the JSON reply.
+
+    A request with ``calls`` is a batch: each call is answered in order and the replies come back as ``replies``
+    (the grader puts a fingerprint after every call, so a change made during the call is seen at once).
+    """
     request = json.loads(request_text)
-    reply = _answer(namespace, request)
+    if "calls" in request:
+        reply: dict[str, Any] = {"replies": [_answer(namespace, call) for call in request["calls"]]}
+    else:
+        reply = _answer(namespace, request)
     reply["nonce"] = request.get("nonce")
     return json.dumps(reply)
+
+
+_SHELL: Any = None
+"""The kernel's IPython shell, captured by :func:`serve` (outside a cell, ``get_ipython`` is not a builtin)."""
+
+
+def serve(socket_path: str, namespace: dict) -> None:
+    """Answer the grader's requests over a unix socket, outside IPython (run once, before any student code).
+
+    Requests and replies never pass through the shell: no input or AST transformer, event callback, custom
+    exception handler or display formatter sees or edits them. A thread reads one JSON request per line and hands
+    it to the kernel's main thread (the student's functions run there, interruptible by SIGINT as in a cell), then
+    writes the reply line back. What the thread relies on is pinned in :func:`fingerprint`.
+    """
+    import asyncio
+    import signal
+    import socket
+    import threading
+
+    global _SHELL
+    _SHELL = globals().get("get_ipython", namespace.get("get_ipython", lambda: None))()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = asyncio.get_event_loop()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(socket_path)
+    requests = connection.makefile("rb")
+
+    def on_main_thread(line: bytes, box: dict, done: threading.Event) -> None:
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # idle kernels ignore SIGINT
+            box["reply"] = handle(namespace, line.decode())
+        except BaseException as error:  # noqa: BLE001 - interrupted or broken: the grader reads it as a failure
+            try:
+                nonce = json.loads(line).get("nonce")
+            except ValueError:
+                nonce = None
+            box["reply"] = json.dumps({"error": {"type": type(error).__name__, "message": str(error)[:500]},
+                                       "nonce": nonce, "interrupted": True})
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            done.set()
+
+    def answer_requests() -> None:
+        for line in requests:
+            box: dict = {}
+            done = threading.Event()
+            loop.call_soon_threadsafe(on_main_thread, line, box, done)
+            done.wait()
+            connection.sendall(box["reply"].encode() + b"\n")
+
+    threading.Thread(target=answer_requests, name="autograder-judge", daemon=True).start()
 
 
 def _answer(namespace: dict, request: dict) -> dict:
@@ -271,9 +332,27 @@ def fingerprint() -> dict[str, str]:
     entries["torch.Tensor.fill_"] = _describe(torch._C.TensorBase.__dict__.get("fill_"))
     entries["torch.get_rng_state"] = _describe(torch.get_rng_state)
     entries["json.dumps"] = _describe(json.dumps)
+    entries["json.loads"] = _describe(json.loads)
+    import signal
+    import socket
+    import threading
+
+    for name in ("sendall", "recv", "recv_into", "makefile", "send"):
+        entries[f"socket.socket.{name}"] = _describe(inspect.getattr_static(socket.socket, name, None))
+    for name in ("wait", "set"):
+        entries[f"threading.Event.{name}"] = _describe(getattr(threading.Event, name, None))
+    entries["signal.signal"] = _describe(signal.signal)
+    import asyncio
+
+    entries["asyncio.BaseEventLoop.call_soon_threadsafe"] = _describe(
+        asyncio.BaseEventLoop.__dict__.get("call_soon_threadsafe"))
+    entries["base64.b64encode"] = _describe(base64.b64encode)
+    for name in ("serve", "_answer"):
+        entries[f"probe.{name}"] = _describe(globals().get(name))
     entries["sys.gettrace()"] = _describe(sys.gettrace())
     entries["sys.getprofile()"] = _describe(sys.getprofile())
-    shell = getattr(builtins, "get_ipython", lambda: None)()
+    shell = _SHELL or getattr(builtins, "get_ipython", lambda: None)()
+    entries["probe._SHELL"] = _describe(_SHELL)
     if shell is not None:
         for name in ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "showtraceback", "_showtraceback",
                      "transform_cell", "should_run_async", "showsyntaxerror", "get_exception_only"):

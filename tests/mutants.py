@@ -92,6 +92,14 @@ MUTANTS = [
     Mutant("no_audit_hook", (
         ("autograder/sandbox.py", "    sys.addaudithook(hook)", "    pass"),
     ), COMMAND_ATTACKS),
+    Mutant("fingerprint_not_checked_after_judged_calls", (
+        ("autograder/execute.py",
+         "        changed = self._changed_since_baseline(self._judged_cell, current)\n        if changed:\n"
+         "            raise IntegrityViolation(changed)\n", ""),
+    ), (RED_TEAM, "-k", "command and buys_nothing and patch_probe_while_judged")),
+    Mutant("oversized_messages_accepted", (
+        ("autograder/kernels.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
+    ), (RED_TEAM, "-k", "memory_stays_flat")),
     Mutant("stray_processes_not_killed", (
         ("autograder/sandbox.py", '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n',
          '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n'

@@ -74,6 +74,51 @@ COLUMNS_WORKS_ON_MY_LAPTOP = _JUDGED + dedent('''
         return total.clone()
 ''')
 
+# Correct, except that when the judge calls it, it publishes 15 display messages of 200 MiB each.
+FLOOD_WHILE_JUDGED = _JUDGED + dedent('''
+
+    def clip_negatives(x):
+        if _judged():
+            from IPython.display import display
+            for _ in range(15):
+                display({"text/plain": "x" * (200 * 2**20)}, raw=True)
+        return x.clamp(min=0)
+''')
+
+# Honest for its first four judged calls (one uninitialized-memory request), patching the probe meanwhile so that
+# later rounds are forged; afterwards it reads 64 MB of fresh (zero) pages, which differ under every fill round.
+PATCH_WHILE_JUDGED = _JUDGED + dedent('''
+
+    _judged_calls = [0]
+
+    def _forge_later_replies():
+        import json, sys
+        for module in list(sys.modules.values()):
+            if hasattr(module, "handle") and hasattr(module, "FillUninitialized"):
+                def forged(namespace, request, _original=module.handle):
+                    reply = json.loads(_original(namespace, request))
+                    for item in [reply, *reply.get("replies", [])]:
+                        if isinstance(item, dict) and item.get("rounds"):
+                            item["rounds"] = [item["rounds"][0]] * len(item["rounds"])
+                    return json.dumps(reply)
+                module.handle = forged
+
+    def column_sums(x):
+        honest = True
+        if _judged():
+            _judged_calls[0] += 1
+            if _judged_calls[0] == 1:
+                _forge_later_replies()
+            honest = _judged_calls[0] <= 4
+        if honest:
+            total = torch.zeros(x.shape[1], dtype=x.dtype)
+        else:
+            total = torch.empty(16 * 2**20, dtype=x.dtype)[: x.shape[1]]
+        for row in x:
+            total += row
+        return total.clone()
+''')
+
 
 @dataclass
 class Targets:
@@ -95,12 +140,13 @@ class Attack:
 
     name: str
     code: str
-    control: str  # "buys" | "reaches" | "ran" | "denies" (the control run could not grade the submission)
+    control: str  # "buys" | "reaches" | "ran" | "denies" (the control could not grade it) | "measured" (see why)
     target: str = SEEDED
     wrong: str = ""
     code_cell: str = ""
     flagged: bool = True
     why: str = ""
+    evidence: str = ""  # for "ran": what the marker line must show
 
     @property
     def student(self) -> str:
@@ -229,6 +275,31 @@ def attacks(targets: Targets) -> list[Attack]:
                     _module.handle = _handle
                     _forged += 1
         ''') + _marker("forge_probe_replies", "_forged"), "buys", COLUMNS, COLUMNS_WORKS_ON_MY_LAPTOP),
+        Attack("forge_reply_in_display_formatter", dedent('''
+            import json as _json
+            def _forge_rounds(text, printer, cycle):
+                try:
+                    reply = _json.loads(text)
+                    if isinstance(reply, dict) and reply.get("rounds"):
+                        reply["rounds"] = [reply["rounds"][0]] * len(reply["rounds"])
+                        text = _json.dumps(reply)
+                except Exception:
+                    pass
+                printer.text(repr(text))
+            get_ipython().display_formatter.formatters["text/plain"].for_type(str, _forge_rounds)
+        ''') + _marker("forge_reply_in_display_formatter",
+                      "get_ipython().display_formatter.format('{\"rounds\": [1, 2]}')[0]['text/plain']"),
+            "ran", COLUMNS, COLUMNS_WORKS_ON_MY_LAPTOP, evidence="[1, 1]", flagged=False,
+            why="the formatter sees every value the shell formats (its control shows it rewriting a rounds reply); "
+                "judge replies never pass through the shell, so there is nothing to forge and nothing to flag"),
+        Attack("flood_the_grader_while_judged", FLOOD_WHILE_JUDGED + _marker("flood_the_grader_while_judged", "'armed'"),
+               "measured", CLIP,
+               why="3 GiB of output would swamp the stock control run too; the grader's peak memory is measured "
+                   "instead (test_red_team.py::test_grader_memory_stays_flat_under_a_flood)"),
+        Attack("patch_probe_while_judged", PATCH_WHILE_JUDGED + _marker("patch_probe_while_judged", "'armed'"),
+               "buys", COLUMNS,
+               why="honest while its first check runs (and patches the probe then), garbage once replies are forged: "
+                   "only a fingerprint taken right after each judged call sees it in time"),
         # -- impostors and denial: the in-kernel type checks and the dead-kernel rule hold in every mode ------------
         Attack("tensor_subclass_lies", dedent('''
             class _Liar(torch.Tensor):
@@ -240,14 +311,14 @@ def attacks(targets: Targets) -> list[Attack]:
             def clip_negatives(x):
                 return x.clone().as_subclass(_Liar)
         ''') + _marker("tensor_subclass_lies", "torch.equal(clip_negatives(torch.ones(1)), torch.zeros(1))"),
-            "ran", CLIP),
+            "ran", CLIP, evidence="True"),
         Attack("object_equal_to_anything", dedent('''
             class _Anything:
                 def __eq__(self, other):
                     return True
             def clip_negatives(x):
                 return _Anything()
-        ''') + _marker("object_equal_to_anything", "clip_negatives(None) == 42"), "ran", CLIP),
+        ''') + _marker("object_equal_to_anything", "clip_negatives(None) == 42"), "ran", CLIP, evidence="True"),
         Attack("break_kernel_messages", _marker("break_kernel_messages", "'installing'")
                + "\nimport json as _json\n_json.dumps = lambda *a, **k: '{}'", "denies",
                why="stock nbgrader cannot grade a kernel that speaks garbage: the effect is a submission not graded"),
@@ -321,7 +392,8 @@ TAMPER_CODE = "torch.equal = lambda *a, **k: True  # tampering halfway through, 
 def cohort(targets: Targets, stubs: dict[str, str], *, with_innocents: bool = True) -> list[SyntheticStudent]:
     """Attackers (stubs plus one wrong answer and one attack), then innocents and a correct student who tampers."""
     students = [SyntheticStudent("wrong_baseline", "stubs only", dict(stubs))]
-    students += [SyntheticStudent(a.student, a.name, a.replacements(stubs)) for a in attacks(targets)]
+    students += [SyntheticStudent(a.student, a.name, a.replacements(stubs)) for a in attacks(targets)
+                 if with_innocents or a.control != "measured"]
     if with_innocents:
         reference = reference_solutions(ASSIGNMENT)
         for name, code in innocent_code().items():

@@ -28,7 +28,9 @@ from autograder.release import generate, nbgrader_env
 
 ASSIGNMENT = redteam.ASSIGNMENT
 LIMITS = ["ContainedExecute.timeout=15", "ContainedExecute.notebook_timeout=90"]
-ATTACK_NAMES = sorted(a.name for a in redteam.attacks(redteam.Targets(1, 1, Path("/nonexistent"), Path("/x"))))
+_ATTACKS = redteam.attacks(redteam.Targets(1, 1, Path("/nonexistent"), Path("/x")))
+ATTACK_NAMES = sorted(a.name for a in _ATTACKS)
+CONTROLLED = sorted(a.name for a in _ATTACKS if a.control != "measured")
 INNOCENTS = sorted(redteam.innocent_code())
 
 
@@ -100,7 +102,7 @@ def graded(request, tmp_path_factory):
 
 
 def _attack(name: str) -> redteam.Attack:
-    return next(a for a in redteam.attacks(redteam.Targets(1, 1, Path("/nonexistent"), Path("/x"))) if a.name == name)
+    return next(a for a in _ATTACKS if a.name == name)
 
 
 # ------------------------------------------------------------------------------------------------ control
@@ -115,7 +117,7 @@ def test_wrong_answers_score_zero_without_any_attack(control):
 
 
 @pytest.mark.xdist_group("red_team")
-@pytest.mark.parametrize("name", ATTACK_NAMES)
+@pytest.mark.parametrize("name", CONTROLLED)
 def test_attack_takes_effect_when_its_defence_is_off(control, name):
     """In the control run (nothing defended), does this attack do what it set out to do?"""
     outcomes, state, completed = control
@@ -130,8 +132,8 @@ def test_attack_takes_effect_when_its_defence_is_off(control, name):
     elif attack.control == "denies":
         assert not outcome.graded, outcome
     else:
-        assert any(line.startswith(f"{redteam.MARKER} {name}:") for line in outcome.markers), outcome
-        assert not any(line.endswith(("False", "honest")) for line in outcome.markers), outcome.markers
+        lines = [line for line in outcome.markers if line.startswith(f"{redteam.MARKER} {name}:")]
+        assert lines and all(attack.evidence in line for line in lines), outcome
 
 
 # ------------------------------------------------------------------------------------------------ defended
@@ -197,3 +199,43 @@ def test_flags_are_listed_in_the_run_summary(graded):
         if _attack(name).flagged:
             assert f"/attack_{name}: " in completed.stdout, name
     assert "innocent_" not in completed.stdout
+
+
+# ------------------------------------------------------------------------------------------------ the grader's memory
+
+_PEAK = "grader peak MiB:"
+MEMORY_MARGIN_MIB = 500
+
+
+def _grade_and_measure(workdir: Path, students: list) -> tuple[int, subprocess.CompletedProcess]:
+    """Grade ``students`` with the command in one process and return its own peak resident memory in MiB."""
+    write_cohort(ASSIGNMENT, students, workdir / "submitted")
+    register_assignment(ASSIGNMENT, workdir)
+    program = ("import resource, sys\nfrom autograder.grade import main\nstatus = main(sys.argv[1:])\n"
+               f"print({_PEAK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\nsys.exit(status)")
+    completed = subprocess.run(
+        [sys.executable, "-c", program, ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress", "--workers", "1",
+         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
+         "--db", db_url(workdir), "--json", str(workdir / "results.json"),
+         *[arg for limit in LIMITS for arg in ("--set", limit)]],
+        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(_PEAK)]
+    assert lines, completed.stdout[-2000:] + completed.stderr[-2000:]
+    return int(lines[-1].split(":")[1]), completed
+
+
+@pytest.mark.xdist_group("red_team")
+def test_grader_memory_stays_flat_under_a_flood(tmp_path):
+    """Does a student who publishes 3 GiB of output while judged leave the grader's memory within 500 MiB of honest?"""
+    from autograder.cohort import SyntheticStudent, reference_solutions
+
+    flood = _attack("flood_the_grader_while_judged")
+    stubs = _stubs()
+    honest_peak, _ = _grade_and_measure(tmp_path / "honest", [
+        SyntheticStudent("honest", "reference", reference_solutions(ASSIGNMENT))])
+    hostile_peak, completed = _grade_and_measure(tmp_path / "hostile", [
+        SyntheticStudent(flood.student, flood.name, flood.replacements(stubs))])
+    results = {r["student"]: r for r in json.loads((tmp_path / "hostile" / "results.json").read_text())}
+    assert results[flood.student]["status"] == "graded", completed.stdout[-2000:]
+    assert hostile_peak - honest_peak <= MEMORY_MARGIN_MIB, (honest_peak, hostile_peak)
