@@ -90,6 +90,12 @@ def _become_kernel(request: dict[str, Any]) -> None:
         install_audit_hook(request["audit_module"], request.get("audit_roots") or [], request.get("keep") or [])
     if request.get("uid") is not None:
         drop_privileges(int(request["uid"]))
+    # Die with the fork server (which dies with the grader), even after kill -9: set after the uid change,
+    # which clears it. A server already gone means this kernel has nobody to serve.
+    server = os.getppid()
+    _exit_with_parent(signal.SIGKILL)
+    if os.getppid() != server:
+        os._exit(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(log, 1)
@@ -113,12 +119,12 @@ def _kernel_environment(env: dict[str, str], home: str, threads: int) -> dict[st
     return clean
 
 
-def _exit_with_parent() -> None:
-    """Ask the kernel to SIGTERM this server when the grader that started it dies (even by kill -9)."""
+def _exit_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Ask the OS to send ``signum`` to this process when its parent dies (even by kill -9)."""
     import ctypes
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signum, 0, 0, 0)
 
 
 def _serve(socket_path: str, preload: list[str], parent: int) -> None:

@@ -100,6 +100,9 @@ MUTANTS = [
     Mutant("oversized_messages_accepted", (
         ("autograder/kernels.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
     ), (RED_TEAM, "-k", "memory_stays_flat")),
+    Mutant("kernels_outlive_the_grader", (
+        ("autograder/forkserver.py", "    _exit_with_parent(signal.SIGKILL)\n", ""),
+    ), ("tests/test_resume.py", "-k", "no_fork_server_or_kernel_behind")),
     Mutant("stray_processes_not_killed", (
         ("autograder/sandbox.py", '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n',
          '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n'

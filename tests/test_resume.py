@@ -32,6 +32,7 @@ FULL_MARKS = 10.0
 RUN_TIMEOUT_S = 600
 POLL_S = 0.05
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+KILL_GRACE_S = 5.0
 
 
 def _cohort() -> list[SyntheticStudent]:
@@ -201,6 +202,25 @@ def _alive(processes: list[psutil.Process], grace_s: float = 0.0) -> list[psutil
     return running
 
 
+def _wait_for_a_kernel(process: subprocess.Popen) -> list[psutil.Process]:
+    """The command's descendants once a kernel runs among them (the fork server and at least one forked kernel)."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        children = _descendants(process.pid)
+        servers = [c for c in children if "autograder.forkserver" in " ".join(_cmdline(c))]
+        if any(c.ppid() == server.pid for server in servers for c in children if c.is_running()):
+            return children
+        assert process.poll() is None and time.monotonic() < deadline, "no kernel ever ran"
+        time.sleep(POLL_S)
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
 def _interrupted(
     workdir: Path, registered: Path, signum: int, group: bool
 ) -> tuple[int, set[str], list[psutil.Process]]:
@@ -212,7 +232,7 @@ def _interrupted(
     process = _start(workdir, "--workers", "1")
     try:
         _wait_until_finished(workdir, process, 1)
-        children = _descendants(process.pid)
+        children = _wait_for_a_kernel(process)
         if group:
             os.killpg(process.pid, signum)
         else:
@@ -293,9 +313,12 @@ def killed(tmp_path_factory, registered) -> dict:
     workdir = tmp_path_factory.mktemp("resume_killed")
     course_before = _course()
     returncode, finished, children = _interrupted(workdir, registered, signal.SIGKILL, group=False)
-    _kill(_alive(children))  # kill -9 gives the command no chance to stop its fork server and kernels
+    # kill -9 gives the command no chance to stop its fork server and kernels: they must die with it by themselves.
+    survivors = _alive(children, grace_s=KILL_GRACE_S)
+    _kill(survivors)
     rerun = _grade(workdir, "--changed-only", "--workers", "2")
     return {"workdir": workdir, "returncode": returncode, "finished": finished, "rerun": rerun,
+            "survivors": [" ".join(_cmdline(p))[:120] or p.pid for p in survivors],
             "results": _results(workdir), "course_before": course_before, "course_after": _course()}
 
 
@@ -320,6 +343,12 @@ def test_kill_stops_the_run_midway(killed):
     """Did kill -9 end the first run with some submissions finished and others not?"""
     assert killed["returncode"] == -signal.SIGKILL
     assert 1 <= len(killed["finished"]) < 6
+
+
+@pytest.mark.xdist_group("grading")
+def test_kill_leaves_no_fork_server_or_kernel_behind(killed):
+    """After kill -9 of the command, do its fork server and kernels die by themselves within a few seconds?"""
+    assert killed["survivors"] == []
 
 
 @pytest.mark.xdist_group("grading")
