@@ -22,7 +22,7 @@ from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, 
 from autograder.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
-HIDDEN_ONLY = ("seeded_rand_global_seed", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones
+HIDDEN_ONLY = ("seeded_rand_assumes_2d", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones
 STUDENTS = ("reference", "blank", "hidden_fails")
 # What nbgrader_config.py should hold; the test loads exactly these lines as an extra config file.
 CONFIG_LINES = "from autograder.feedback import FEEDBACK_PREPROCESSORS\n" \
