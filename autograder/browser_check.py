@@ -86,7 +86,7 @@ class NotebookRun:
             found.append(f"{self.name}: errors in code cells {[i for i, _ in self.errors]}, "
                          f"expected exactly in {self.expected_error_cells} (the unsolved exercises' test cells)")
         for index, text in self.errors:
-            if len(text.strip().splitlines()) != 1 or not text.startswith("⏳"):
+            if len(text.strip().splitlines()) != 1 or not text.startswith("[풀기 전]"):
                 found.append(f"{self.name}: code cell {index} shows more than one short line: {text[:200]!r}")
         if validate_should_pass is True and "Success" not in self.validate:
             found.append(f"{self.name}: Validate did not pass: {self.validate!r}")
@@ -228,8 +228,8 @@ def _outputs(page) -> tuple[int, int, list[tuple[int, str]]]:
             const cells = [...document.querySelectorAll('{CODE_CELL}')];
             const ran = cells.filter(c => /\\[\\d+\\]/.test(c.querySelector('.jp-InputArea-prompt').textContent));
             const errors = [];
-            cells.forEach((c, i) => c.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-                .forEach(o => errors.push([i, o.textContent.trim()])));
+            const stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']";
+            cells.forEach((c, i) => c.querySelectorAll(stderr).forEach(o => errors.push([i, o.textContent.trim()])));
             return [cells.length, ran.length, errors];
         }}""")
 

@@ -88,9 +88,9 @@ def _fill_storage(storage: Any, start: int, stop: int, dtype: torch.dtype | None
     if stop <= start:
         return
     with _disable_current_modes(), torch.no_grad():
-        if dtype is not None and dtype not in _QUANTIZED_DTYPES and start % dtype.itemsize == stop % dtype.itemsize == 0:
-            _fill(torch.empty(0, dtype=dtype).set_(storage, start // dtype.itemsize, ((stop - start) // dtype.itemsize,)),
-                  round_index)
+        size = dtype.itemsize if dtype is not None and dtype not in _QUANTIZED_DTYPES else 0
+        if size and start % size == stop % size == 0:
+            _fill(torch.empty(0, dtype=dtype).set_(storage, start // size, ((stop - start) // size,)), round_index)
         else:
             bytes_view = torch.empty(0, dtype=torch.uint8).set_(storage, start, (stop - start,))
             bytes_view.fill_(STORAGE_BYTE_FILLS[round_index % FILL_ROUNDS])

@@ -15,7 +15,7 @@ import pytest
 from autograder.browser_check import NotebookRun, missing_requirements
 from autograder.course import REPO_ROOT
 
-ONE_LINE = "⏳ 연습 문제 1 seeded_rand: 아직 풀지 않았어요. raise NotImplementedError() 줄을 지우고 코드를 채워 주세요."
+ONE_LINE = "[풀기 전] 연습 문제 1 seeded_rand: 아직 풀지 않았어요. raise NotImplementedError() 줄을 지우고 코드를 채워 주세요."
 
 
 def test_a_run_that_stopped_early_is_a_problem():

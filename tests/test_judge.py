@@ -169,7 +169,8 @@ def test_every_global_random_state_change_is_reported(code, changed):
     """Does a call report exactly which global random states (torch, NumPy, random) it changed?"""
     import random
 
-    fn = local_function(eval(f"lambda seed: {code}", {"torch": torch, "np": np, "random": random}), "draw")  # noqa: S307
+    names = {"torch": torch, "np": np, "random": random}
+    fn = local_function(eval(f"lambda seed: {code}", names), "draw")  # noqa: S307 - the test's own code
     # The same call twice in a row must still be reported: the judge starts each call from a fresh state.
     assert fn.run(0).global_rng_changed == changed
     assert fn.run(0).global_rng_changed == changed

@@ -93,8 +93,8 @@ def _grading_messages(assignment: str) -> list[str]:
     variants = [release_stubs(read_notebook(release_notebook(assignment)))]
     variants += [mistake.replaces for mistake in mistakes_for(assignment)]
     variants += [alternative.replaces for alternative in alternatives_for(assignment)]
-    return [cell.error for replaces in variants for cell in grade_in_process(with_solutions(source, replaces)).cells.values()
-            if cell.error]
+    grades = [grade_in_process(with_solutions(source, replaces)) for replaces in variants]
+    return [cell.error for grade in grades for cell in grade.cells.values() if cell.error]
 
 
 @pytest.mark.parametrize("assignment", published_assignments())

@@ -18,7 +18,7 @@ def _run(config_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_setup_hides_instructor_tools_and_undo_brings_them_back(tmp_path):
-    """Does the set-up disable and lock nbgrader's instructor plugins and server extensions (not Validate), and --undo revert it?"""
+    """Are nbgrader's instructor plugins and server extensions (not Validate) disabled and locked, and --undo undone?"""
     (tmp_path / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"open_browser": False}}))
     done = _run(tmp_path)
     assert done.returncode == 0, done.stderr

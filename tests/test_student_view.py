@@ -44,7 +44,7 @@ def _half_solved(assignment: str) -> dict[str, str]:
 @pytest.mark.parametrize("solved", ["blank", "half_solved"])
 @pytest.mark.parametrize("assignment", published_assignments())
 def test_run_all_reaches_the_end_with_one_line_per_unsolved_exercise(assignment, solved, tmp_path):
-    """Does Run All on a blank or half-solved notebook run every cell, each unsolved exercise showing one Korean line?"""
+    """Does Run All on a blank or half-solved notebook run every cell, one Korean line per unsolved exercise?"""
     answers = {} if solved == "blank" else _half_solved(assignment)
     # like_run_all: an error outside a cell tagged raises-exception stops the run, as in JupyterLab.
     executed, _ = run_notebook(submission(assignment, answers), tmp_path, without=GRADER_PACKAGES, like_run_all=True)
@@ -56,9 +56,9 @@ def test_run_all_reaches_the_end_with_one_line_per_unsolved_exercise(assignment,
     assert [index for index, _ in failures] == unsolved_tests
     for _, output in failures:
         assert output.ename == "NotSolvedYet" and len(output.traceback) == 1, output.traceback
-        assert re.fullmatch(r"⏳ 연습 문제 \d+ \w+: 아직 풀지 않았어요\. .+", output.traceback[0]), output.traceback[0]
+        assert re.fullmatch(r"\[풀기 전\] 연습 문제 \d+ \w+: 아직 풀지 않았어요\. .+", output.traceback[0]), output.traceback[0]
     solved_messages = [output.text for cell in code_cells for output in cell.outputs
-                       if output.get("name") == "stdout" and "✅" in output.text]
+                       if output.get("name") == "stdout" and output.text.startswith("[통과]")]
     assert len(solved_messages) == len(answers)
     assert all("보이는 테스트를 통과했어요" in text and "숨겨진 테스트로 더 확인해요" in text for text in solved_messages)
     assert stderr_text(executed) == ""
