@@ -7,7 +7,7 @@ import pytest
 from autograder.course import published_assignments
 from autograder.mistake_report import format_table, visible_catches, visible_only
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, points_by_test_cell, release_stubs, with_solutions
+from autograder.notebook import grade_in_process, points_by_test_cell, release_stubs, solution_ids, with_solutions
 
 MISTAKES = [(a, m) for a in published_assignments() for m in mistakes_for(a)]
 ALTERNATIVES = [(a, alt) for a in published_assignments() for alt in alternatives_for(a)]
@@ -29,6 +29,16 @@ def test_blank_release_scores_zero(assignment, source_notebooks, release_noteboo
     grade = grade_in_process(blank)
     assert grade.score == 0
     assert all(c.error.startswith("NotSolvedYet: ") and "아직 풀지 않았어요" in c.error for c in grade.cells.values()), (
+        {g: c.error for g, c in grade.cells.items()})
+
+
+@pytest.mark.parametrize("assignment", published_assignments())
+def test_function_never_defined_is_one_line_not_a_traceback(assignment, source_notebooks):
+    """When a solution cell defines nothing (deleted, or it failed), does its test cell say so in one line and score 0?"""
+    nothing = {grade_id: "pass" for grade_id in solution_ids(source_notebooks[assignment])}
+    grade = grade_in_process(with_solutions(source_notebooks[assignment], nothing))
+    assert grade.score == 0
+    assert all(c.error.startswith("NotSolvedYet: ") and "아직 함수가 없어요" in c.error for c in grade.cells.values()), (
         {g: c.error for g, c in grade.cells.items()})
 
 
