@@ -209,13 +209,27 @@ def _run_all(page) -> None:
     raise RuntimeError("Run All Cells never started")
 
 
-def _wait_until_done(page, timeout_s: float = 180) -> None:
+def _wait_until_done(page, timeout_s: float = 240, settle_s: float = 5) -> None:
+    """Wait until every code cell has run, or nothing has been running for ``settle_s`` (Run All stopped early).
+
+    Between two cells of a Run All the kernel can look idle for a moment on a loaded machine, so a single idle
+    reading is not the end.
+    """
     deadline = time.monotonic() + timeout_s
+    quiet_since = None
     while time.monotonic() < deadline:
-        busy = page.evaluate(
-            f"() => [...document.querySelectorAll('{CODE_CELL} .jp-InputArea-prompt')]"
-            ".some(p => p.textContent.includes('*'))")
-        if not busy and page.locator(IDLE).count():
+        busy, waiting = page.evaluate(
+            f"""() => {{
+                const prompts = [...document.querySelectorAll('{CODE_CELL} .jp-InputArea-prompt')].map(p => p.textContent);
+                return [prompts.some(t => t.includes('*')), prompts.filter(t => !/\\[\\d+\\]/.test(t)).length];
+            }}""")
+        if not busy and not waiting and page.locator(IDLE).count():
+            return
+        if busy or not page.locator(IDLE).count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > settle_s:
             return
         time.sleep(0.5)
     raise RuntimeError("Run All did not finish")
