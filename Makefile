@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # nbgrader shells out to `alembic`, which lives in the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test mutants release release-check time-notebook bench grade clean
+.PHONY: setup demo test mutants release release-check time-notebook bench grade clean mistakes-report browser-check
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,3 +41,9 @@ bench: setup  ## stock nbgrader autograde vs python -m autograder.grade on the s
 
 grade: setup  ## grade every submission of every assignment in submitted/ (only new or changed ones)
 	$(PY) -m autograder.grade all --changed-only
+
+mistakes-report: setup  ## per test cell: how many banked mistakes its visible part catches on its own
+	$(PY) -m autograder.mistake_report
+
+browser-check: setup  ## release notebooks in JupyterLab + headless Chromium, set up as a student (needs chromium, playwright)
+	$(PY) -m autograder.browser_check

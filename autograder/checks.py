@@ -25,16 +25,19 @@ def expect_plain_tensor(
     dtype: torch.dtype | None = None,
     shape: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Accept ``value`` only if it is exactly a ``torch.Tensor`` (not a subclass) of the given dtype and shape."""
+    """Accept ``value`` only if it is exactly a ``torch.Tensor`` (not a subclass) of the given dtype and shape.
+
+    ``what`` names the value and ends in a noun ("seeded_rand((2, 3), 0) 결과"); messages put no particle after it.
+    """
     if type(value) is not torch.Tensor:
-        raise AssertionError(f"{what}은(는) torch.Tensor여야 해요. 지금은 {type(value).__name__} 객체를 돌려줬어요.")
+        raise AssertionError(f"{what}: 종류가 달라요. 기대: torch.Tensor, 받은 값: {type(value).__name__} 객체.")
     if dtype is not None and value.dtype != dtype:
         raise AssertionError(
-            f"{what}의 자료형(dtype)이 {dtype}이어야 하는데 {value.dtype}이에요. "
-            "텐서를 만들 때 dtype을 지정했는지, 입력의 자료형을 그대로 따르는지 확인해 보세요."
+            f"{what}: 자료형(dtype)이 달라요. 기대: {dtype}, 받은 값: {value.dtype}.\n"
+            "텐서를 만들 때 자료형을 지정했는지, 입력의 자료형을 그대로 따르는지 확인해 보세요."
         )
     if shape is not None and tuple(value.shape) != tuple(shape):
-        raise AssertionError(f"{what}의 모양(shape)이 {tuple(shape)}이어야 하는데 {tuple(value.shape)}이에요.")
+        raise AssertionError(f"{what}: 모양(shape)이 달라요. 기대: {tuple(shape)}, 받은 값: {tuple(value.shape)}.")
     return value
 
 
@@ -52,7 +55,7 @@ def expect_close(
     try:
         torch.testing.assert_close(received, expected, rtol=rtol, atol=atol, equal_nan=True, check_dtype=False)
     except AssertionError:
-        parts = [f"{what}의 값이 달라요."]
+        parts = [f"{what}: 값이 달라요."]
         if inputs:
             parts.append(f"입력: {inputs}")
         parts.append(f"기대한 값: {_describe(expected)}")
@@ -63,13 +66,13 @@ def expect_close(
 
 
 def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> None:
-    """Fail when a function changed its input in place."""
+    """Fail when a function (named by ``what``) changed its input in place."""
     try:
         torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
     except AssertionError:
         raise AssertionError(
-            f"{what}이(가) 입력 텐서를 바꿔 버렸어요. 바꿔치기(in-place) 연산(`x[...] = ...`, `add_` 같은 `_`로 끝나는 "
-            "메서드, 뷰(view)에 쓰기)을 쓰면 호출한 쪽의 데이터도 바뀌어요. 새 텐서를 만들어 돌려주세요.\n"
+            f"{what} 함수가 입력 텐서를 바꿔 버렸어요. 바꿔치기(in-place) 연산(x[...] = ... 같은 대입, 이름이 밑줄(_)로 "
+            "끝나는 add_ 같은 메서드, 뷰(view)에 쓰기)을 쓰면 호출한 쪽의 데이터도 바뀌어요. 새 텐서를 만들어 돌려주세요.\n"
             f"호출 전: {_describe(before)}\n호출 후: {_describe(after)}"
         ) from None
 
@@ -78,7 +81,7 @@ def call_with_copies(fn: Callable[..., Any] | StudentFunction, *tensors: torch.T
     """Call ``fn`` on copies of ``tensors``, fail if it changed them or raised, and return its result."""
     student_fn = fn if isinstance(fn, StudentFunction) else local_function(fn)
     call = student_fn.run(*tensors)
-    call.raise_if_error(f"`{student_fn.__name__}`")
+    call.raise_if_error(student_fn.__name__)
     for original, after in zip(tensors, call.args_after):
-        expect_unchanged(original, after, f"`{student_fn.__name__}`")
+        expect_unchanged(original, after, student_fn.__name__)
     return call.result

@@ -48,20 +48,30 @@ class Call:
     result: Any = None
     args_after: tuple = ()
     error: dict | None = None
-    global_rng_changed: bool = False
+    global_rng_changed: tuple[str, ...] = ()
+    """Which global random states the call changed: any of "torch", "numpy", "random"."""
     result_after_arg_mutation: Any = None
 
     def raise_if_error(self, what: str) -> None:
-        """Turn the student's exception into a failing check that names it, in Korean."""
-        if self.error:
-            raise StudentCodeError(f"{what}을(를) 실행하다가 {self.error['type']} 오류가 났어요: {self.error['message']}")
+        """Turn the student's exception into a failing check that names it, in Korean (``what``: the call)."""
+        if not self.error:
+            return
+        kind, message = self.error["type"], self.error["message"].strip()
+        if kind == "NotImplementedError":
+            raise StudentCodeError(
+                f"{what}: 아직 작성하지 않은 함수예요 (NotImplementedError). "
+                "raise NotImplementedError() 줄을 지우고 코드를 채워 주세요."
+            )
+        detail = f"{kind}: {message}" if message else f"{kind} (메시지 없음)"
+        raise StudentCodeError(f"{what} 실행 중에 오류가 났어요.\n{detail}")
 
 
 def _decode_result(data: Any) -> Any:
     """Decode, refusing anything that only pretends to be a tensor or an array."""
     if isinstance(data, dict) and data.get("t") == "tensor" and data["class"] != "torch.Tensor":
         raise AssertionError(
-            f"결과는 torch.Tensor여야 해요. 지금은 {data['class']} 객체를 돌려줬어요 (상속한 클래스나 흉내 낸 객체는 받을 수 없어요)."
+            f"결과의 종류가 달라요. 기대: torch.Tensor, 받은 값: {data['class']} 객체. "
+            "torch.Tensor 하위 클래스(subclass)나 흉내 낸 객체는 받을 수 없어요."
         )
     if isinstance(data, dict) and data.get("t") == "other":
         return _Opaque(data["class"], data["repr"])
@@ -84,11 +94,11 @@ class _Opaque:
 
 def _to_call(reply: dict) -> Call:
     if reply.get("error"):
-        return Call(error=reply["error"], global_rng_changed=bool(reply.get("global_rng_changed")))
+        return Call(error=reply["error"], global_rng_changed=tuple(reply.get("global_rng_changed") or ()))
     return Call(
         result=_decode_result(reply["result"]),
         args_after=tuple(probe.decode(item) for item in reply["args_after"]),
-        global_rng_changed=bool(reply.get("global_rng_changed")),
+        global_rng_changed=tuple(reply.get("global_rng_changed") or ()),
         result_after_arg_mutation=(
             _decode_result(reply["result_after_arg_mutation"]) if "result_after_arg_mutation" in reply else None
         ),
@@ -108,7 +118,7 @@ class StudentFunction:
         if '"impostor": true' in json.dumps(reply):
             self.flags.append(f"{self.__name__} returned an object whose class redefines comparison")
         if reply.get("missing"):
-            raise AssertionError(f"`{self.__name__}` 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
+            raise AssertionError(f"{self.__name__} 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
         return reply
 
     def run(self, *args: Any, **options: Any) -> Call:
@@ -118,7 +128,7 @@ class StudentFunction:
     def __call__(self, *args: Any, **options: Any) -> Any:
         """Call once and return the result; the student's exception becomes a failing check."""
         call = self.run(*args, **options)
-        call.raise_if_error(f"`{self.__name__}`")
+        call.raise_if_error(self.__name__)
         return call.result
 
     def rounds(self, *args: Any) -> list[Call]:

@@ -13,13 +13,15 @@ Only the standard library, torch and numpy are used here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
+import random
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 MAX_BYTES = 16 * 1024 * 1024
 FILL_ROUNDS = 4
@@ -27,12 +29,36 @@ FILL_ROUNDS = 4
 # ------------------------------------------------------------------------------------------------ fill patterns
 
 _aten = torch.ops.aten
-_ALLOCATING_OPS = frozenset(
-    op for op in (
-        _aten.empty.memory_format, _aten.empty_like.default, _aten.new_empty.default, _aten.empty_strided.default,
-        _aten.new_empty_strided.default, getattr(getattr(_aten, "empty_permuted", None), "default", None),
-    ) if op is not None
+
+
+def _overloads(*names: str) -> frozenset:
+    """The overloads of ``aten`` ops that exist in this torch (name ``"op.overload"``; a bare name means all)."""
+    found = []
+    for name in names:
+        packet_name, _, overload = name.partition(".")
+        packet = getattr(_aten, packet_name, None)
+        if packet is None:
+            continue
+        for each in ([overload] if overload else packet.overloads()):
+            op = getattr(packet, each, None)
+            if op is not None:
+                found.append(op)
+    return frozenset(found)
+
+
+# Ops whose whole result is uninitialized memory (``.out`` overloads resize ``out`` and leave it unwritten).
+ALLOCATING_OPS = _overloads(
+    "empty", "empty_like", "new_empty", "empty_strided", "new_empty_strided", "empty_permuted", "empty_quantized",
+    "_empty_affine_quantized", "_empty_per_channel_affine_quantized",
 )
+# Ops that give a tensor more elements than it had and leave the new ones unwritten.
+RESIZING_OPS = _overloads("resize_", "resize", "resize_as_", "resize_as", "_resize_output_", "_resize_output")
+# Ops that point a tensor at a storage, growing that storage when the requested size does not fit.
+STORAGE_SETTING_OPS = _overloads("set_", "set")
+_QUANTIZED_DTYPES = frozenset(getattr(torch, name) for name in ("quint8", "qint8", "qint32", "quint4x2", "quint2x4")
+                               if hasattr(torch, name))
+STORAGE_BYTE_FILLS = (0xFF, 0x7F, 0xC0, 0x00)
+"""Byte patterns of fresh storages: float NaN / huge positive / negative / zero; int -1 / huge / negative / 0."""
 
 
 def fill_value(dtype: torch.dtype, round_index: int) -> Any:
@@ -51,26 +77,103 @@ def fill_value(dtype: torch.dtype, round_index: int) -> Any:
 def _fill(tensor: torch.Tensor, round_index: int) -> None:
     if tensor.numel() and not tensor.is_meta:
         with torch.no_grad():
-            tensor.fill_(fill_value(tensor.dtype, round_index))
+            if tensor.is_quantized:  # quantized values saturate: these still give different integers per round
+                tensor.fill_((1.0e30, -1.0e30, 0.0, 0.5)[round_index % FILL_ROUNDS])
+            else:
+                tensor.fill_(fill_value(tensor.dtype, round_index))
+
+
+def _fill_storage(storage: Any, start: int, stop: int, dtype: torch.dtype | None, round_index: int) -> None:
+    """Fill bytes ``[start, stop)`` of ``storage``: as ``dtype`` elements when they line up, else byte by byte."""
+    if stop <= start:
+        return
+    with _disable_current_modes(), torch.no_grad():
+        size = dtype.itemsize if dtype is not None and dtype not in _QUANTIZED_DTYPES else 0
+        if size and start % size == stop % size == 0:
+            _fill(torch.empty(0, dtype=dtype).set_(storage, start // size, ((stop - start) // size,)), round_index)
+        else:
+            bytes_view = torch.empty(0, dtype=torch.uint8).set_(storage, start, (stop - start,))
+            bytes_view.fill_(STORAGE_BYTE_FILLS[round_index % FILL_ROUNDS])
+
+
+def _storage_of(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.untyped_storage()
+    if isinstance(value, torch.TypedStorage):
+        return value.untyped_storage()
+    return value if isinstance(value, torch.UntypedStorage) else None
 
 
 class FillUninitialized(TorchDispatchMode):
-    """Fills every uninitialized allocation (and ``resize_`` growth) with the pattern of one round."""
+    """Fills every uninitialized allocation with the pattern of one round.
+
+    Intercepted at the ATen dispatcher: the ``empty`` family (:data:`ALLOCATING_OPS`), growth by ``resize_``,
+    ``resize_as_`` and their relatives (:data:`RESIZING_OPS`), and storages grown by ``set_``
+    (:data:`STORAGE_SETTING_OPS`). Storages made directly (``torch.UntypedStorage(n)``, ``torch.FloatStorage(n)``)
+    and grown with ``storage.resize_`` never reach the dispatcher; while the mode is active those two Python entry
+    points are wrapped as well.
+    """
 
     def __init__(self, round_index: int) -> None:
         super().__init__()
         self.round_index = round_index
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self):  # noqa: ANN204
+        round_index = self.round_index
+        storage_class = torch.UntypedStorage
+        self._saved = {name: storage_class.__dict__.get(name) for name in ("__new__", "resize_")}
+        base_new, base_resize = torch._C.StorageBase.__new__, torch._C.StorageBase.resize_
+
+        def fresh_storage(cls, *args, **kwargs):  # noqa: ANN001, ANN202
+            storage = base_new(cls, *args, **kwargs)
+            sized = (args and type(args[0]) is int) or type(kwargs.get("size")) is int
+            if sized and storage.nbytes() and storage.device.type != "meta":
+                _fill_storage(storage, 0, storage.nbytes(), None, round_index)
+            return storage
+
+        def growing_resize(storage, size):  # noqa: ANN001, ANN202
+            before = storage.nbytes()
+            result = base_resize(storage, size)
+            _fill_storage(storage, before, storage.nbytes(), None, round_index)
+            return result
+
+        storage_class.__new__ = fresh_storage
+        storage_class.resize_ = growing_resize
+        return super().__enter__()
+
+    def __exit__(self, *exc):  # noqa: ANN002, ANN204
+        try:
+            return super().__exit__(*exc)
+        finally:
+            for name, previous in self._saved.items():
+                if previous is None:
+                    if name in torch.UntypedStorage.__dict__:
+                        delattr(torch.UntypedStorage, name)
+                else:
+                    setattr(torch.UntypedStorage, name, previous)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
-        if func is _aten.resize_.default:
+        if func in RESIZING_OPS:
             old_numel = args[0].numel()
             out = func(*args, **kwargs)
-            if out.numel() > old_numel and out.is_contiguous():
-                _fill(out.view(-1)[old_numel:], self.round_index)
+            if isinstance(out, torch.Tensor) and out.numel() > old_numel:
+                start = (out.storage_offset() + old_numel) * out.element_size()
+                stop = (out.storage_offset() + out.numel()) * out.element_size()
+                _fill_storage(out.untyped_storage(), start, stop, out.dtype, self.round_index)
+            return out
+        if func in STORAGE_SETTING_OPS:
+            source = _storage_of(args[1]) if len(args) > 1 else None
+            before = source.nbytes() if source is not None else 0
+            out = func(*args, **kwargs)
+            if source is not None and isinstance(out, torch.Tensor):
+                storage = out.untyped_storage()
+                if storage._cdata == source._cdata:
+                    _fill_storage(storage, before, storage.nbytes(), out.dtype, self.round_index)
             return out
         out = func(*args, **kwargs)
-        if func in _ALLOCATING_OPS and isinstance(out, torch.Tensor):
+        if func in ALLOCATING_OPS and isinstance(out, torch.Tensor):
             _fill(out, self.round_index)
         return out
 
@@ -177,25 +280,115 @@ def decode(data: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------ requests
 
+_MISSING = object()
+_plain_calls = [0]
+
+
+def _global_rng_states() -> tuple:
+    """The global random states a student's function could change: torch's, NumPy's and Python's ``random``."""
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _set_global_rng_states(states: tuple) -> None:
+    torch.set_rng_state(states[0])
+    np.random.set_state(states[1])
+    random.setstate(states[2])
+
+
+def _starting_rng_states(seed: int) -> tuple:
+    """Global random states to start a call from (the same seed gives the same states)."""
+    return (torch.Generator().manual_seed(seed).get_state(), np.random.RandomState(seed % 2**32).get_state(),
+            random.Random(seed).getstate())
+
+
+def _changed_rng_states(start: tuple, end: tuple) -> list[str]:
+    """Which of the global random states differ between ``start`` and ``end``."""
+    changed = []
+    if not torch.equal(start[0], end[0]):
+        changed.append("torch")
+    if start[1][0] != end[1][0] or not np.array_equal(start[1][1], end[1][1]) or start[1][2:] != end[1][2:]:
+        changed.append("numpy")
+    if start[2] != end[2]:
+        changed.append("random")
+    return changed
+
+
+CUDA_SCENARIOS = {
+    # name: (PyTorch built with CUDA, number of visible GPUs)
+    "cpu_build": (False, 0),
+    "no_gpu": (True, 0),
+    "gpu": (True, 1),
+}
+
+
+@contextlib.contextmanager
+def _simulated_cuda(scenario: str | None):
+    """Make PyTorch report the machine of ``scenario`` at the level every availability query reaches.
+
+    ``torch.cuda.is_available``, ``torch.cuda.device_count`` and ``torch.accelerator`` all end in
+    ``torch._C._cuda_getDeviceCount`` (present only in CUDA builds), NVML's device count, and
+    ``torch._C._accelerator_getAccelerator``; those are replaced, so a function that imported ``is_available``
+    itself, counts devices, or asks ``torch.accelerator`` sees the same machine.
+    """
+    if scenario is None:
+        yield
+        return
+    built, count = CUDA_SCENARIOS[scenario]
+    saved: list[tuple[Any, str, Any]] = []
+
+    def replace(owner: Any, name: str, value: Any) -> None:
+        saved.append((owner, name, getattr(owner, name, _MISSING)))
+        if value is _MISSING:
+            if hasattr(owner, name):
+                delattr(owner, name)
+        else:
+            setattr(owner, name, value)
+
+    def current_device() -> int:
+        if not count:
+            raise RuntimeError("No CUDA GPUs are available")
+        return 0
+
+    replace(torch._C, "_cuda_getDeviceCount", (lambda: count) if built else _MISSING)
+    replace(torch._C, "_accelerator_getAccelerator", lambda: torch.device("cuda") if built else None)
+    replace(torch._C, "_accelerator_getDeviceIndex", current_device)
+    replace(torch.cuda, "_device_count_nvml", lambda: -1)
+    replace(torch.cuda, "_device_count_amdsmi", lambda: -1)
+    replace(torch.cuda, "_cached_device_count", None)
+    replace(torch.cuda, "current_device", current_device)
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(saved):
+            if value is _MISSING:
+                if hasattr(owner, name):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
 def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
-    """One call on fresh copies of the arguments, reported as plain data."""
+    """One call on fresh copies of the arguments, reported as plain data.
+
+    The global random states (torch, NumPy, ``random``) are set before the call and put back afterwards: in fill
+    rounds to the same seed every round, so that random draws cannot look like garbage; in plain calls to a new
+    seed each time, so ``global_rng_changed`` names every state the function changed, whatever state it found.
+    """
     call_args = [decode(item) for item in args]
     report: dict[str, Any] = {}
-    rng_before = torch.get_rng_state()
-    patches = []
-    if request.get("cuda_available") is not None:
-        available = bool(request["cuda_available"])
-        original = torch.cuda.is_available
-        torch.cuda.is_available = lambda: available
-        patches.append(lambda: setattr(torch.cuda, "is_available", original))
+    original_states = _global_rng_states()
+    _plain_calls[0] += round_index is None
+    start_states = _starting_rng_states(0 if round_index is not None else 104_729 * _plain_calls[0])
+    _set_global_rng_states(start_states)
+    end_states = start_states
     try:
-        with torch.random.fork_rng(devices=[], enabled=round_index is not None):
+        with _simulated_cuda(request.get("cuda")):
             if round_index is not None:
-                torch.manual_seed(0)
                 with FillUninitialized(round_index):
                     result = fn(*call_args)
             else:
                 result = fn(*call_args)
+        end_states = _global_rng_states()
         report["result"] = encode(result)
         report["args_after"] = [encode(item) for item in call_args]
         if request.get("mutate_args_after"):
@@ -204,11 +397,11 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
                     item += 1
             report["result_after_arg_mutation"] = encode(result)
     except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
+        end_states = _global_rng_states()
         report["error"] = {"type": type(error).__name__, "message": str(error)[:500]}
     finally:
-        for undo in patches:
-            undo()
-    report["global_rng_changed"] = round_index is None and not torch.equal(rng_before, torch.get_rng_state())
+        _set_global_rng_states(original_states)
+    report["global_rng_changed"] = _changed_rng_states(start_states, end_states) if round_index is None else []
     return report
 
 

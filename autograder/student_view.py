@@ -25,10 +25,13 @@ GRADER_PACKAGES = ("autograder", "nbgrader")
 
 
 def run_notebook(
-    nb: nbformat.NotebookNode, workdir: Path, *, without: tuple[str, ...] = (), timeout: int = 120
+    nb: nbformat.NotebookNode, workdir: Path, *, without: tuple[str, ...] = (), timeout: int = 120,
+    like_run_all: bool = False,
 ) -> tuple[nbformat.NotebookNode, float]:
-    """Execute every cell in a fresh kernel (errors recorded, not raised); return the notebook and Run All seconds.
+    """Execute every cell in a fresh kernel; return the notebook and Run All seconds.
 
+    Errors are recorded, not raised, unless ``like_run_all``: then, as JupyterLab's "Run All Cells" does, an error
+    in a cell that is not tagged ``raises-exception`` stops the run (nbclient raises ``CellExecutionError``).
     Packages named in ``without`` cannot be imported in the kernel. The seconds exclude the kernel start.
     """
     executed = nbformat.from_dict(nb)
@@ -38,7 +41,7 @@ def run_notebook(
             Path(site, "sitecustomize.py").write_text(_BLOCKER.format(blocked=set(without)), encoding="utf-8")
             env["PYTHONPATH"] = site + os.pathsep + env.get("PYTHONPATH", "")
         client = NotebookClient(
-            executed, timeout=timeout, kernel_name="python3", allow_errors=True,
+            executed, timeout=timeout, kernel_name="python3", allow_errors=not like_run_all,
             resources={"metadata": {"path": str(workdir)}},
         )
         with client.setup_kernel(env=env):
@@ -69,3 +72,14 @@ def stderr_text(nb: nbformat.NotebookNode) -> str:
         for output in cell.get("outputs", [])
         if output.get("output_type") == "stream" and output.get("name") == "stderr"
     )
+
+
+def error_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.NotebookNode]]:
+    """(cell index, output) of every error output in an executed notebook."""
+    return [
+        (index, output)
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]

@@ -15,15 +15,15 @@ class LooksLikeATensor(torch.Tensor):
 def test_subclass_is_rejected():
     """Is a torch.Tensor subclass refused even when its values are right?"""
     fake = torch.zeros(2).as_subclass(LooksLikeATensor)
-    with pytest.raises(AssertionError, match="torch.Tensor여야"):
+    with pytest.raises(AssertionError, match=r"기대: torch\.Tensor, 받은 값: LooksLikeATensor"):
         expect_plain_tensor(fake, "결과")
 
 
 def test_wrong_dtype_and_shape_are_named():
     """Do dtype and shape failures say what was expected and what was received?"""
-    with pytest.raises(AssertionError, match="torch.float32.*torch.float64"):
+    with pytest.raises(AssertionError, match=r"기대: torch\.float32, 받은 값: torch\.float64"):
         expect_plain_tensor(torch.zeros(2, dtype=torch.float64), "결과", dtype=torch.float32)
-    with pytest.raises(AssertionError, match=r"\(3,\).*\(2,\)"):
+    with pytest.raises(AssertionError, match=r"기대: \(3,\), 받은 값: \(2,\)"):
         expect_plain_tensor(torch.zeros(2), "결과", shape=(3,))
 
 

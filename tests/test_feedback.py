@@ -22,7 +22,7 @@ from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, 
 from autograder.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
-HIDDEN_ONLY = ("seeded_rand_global_seed", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones
+HIDDEN_ONLY = ("seeded_rand_assumes_2d", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones
 STUDENTS = ("reference", "blank", "hidden_fails")
 HIDDEN_SOURCE = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "autograder.hidden", "check_")
 HANGUL = re.compile(r"[가-힣]")

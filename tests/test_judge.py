@@ -60,7 +60,7 @@ def test_tensor_subclass_is_refused_as_a_result():
         pass
 
     fn = local_function(lambda: torch.zeros(2).as_subclass(Fancy), "fancy")
-    with pytest.raises(AssertionError, match="torch.Tensor여야"):
+    with pytest.raises(AssertionError, match=r"기대: torch\.Tensor, 받은 값: .*Fancy 객체"):
         fn()
 
 
@@ -130,3 +130,57 @@ def test_every_test_cell_is_judged_outside_the_kernel(assignment, source_noteboo
         meta = nbgrader_meta(cell)
         if meta.get("grade") and not meta.get("solution"):
             assert directives(cell.source), meta["grade_id"]
+
+
+@pytest.mark.parametrize("scenario, expected", [("cpu_build", "cpu"), ("no_gpu", "cpu"), ("gpu", "cuda")])
+@pytest.mark.parametrize("query", [
+    "torch.cuda.is_available()",
+    "torch.cuda.device_count() > 0",
+    "torch.accelerator.is_available() and torch.accelerator.current_accelerator().type == 'cuda'",
+    "torch.accelerator.current_accelerator(check_available=True) is not None",
+    "torch.accelerator.device_count() > 0",
+])
+def test_simulated_machine_answers_every_availability_query(query, scenario, expected):
+    """Does every public way of asking "is there a CUDA GPU?" see the machine the judge simulates?"""
+    fn = local_function(eval(f"lambda: 'cuda' if {query} else 'cpu'"), "pick")  # noqa: S307 - test's own code
+    assert fn(cuda=scenario) == expected
+
+
+def test_simulated_machine_is_put_back():
+    """After a simulated call, does torch report this machine again (no patch left behind)?"""
+    before = (torch.cuda.is_available(), torch.cuda.device_count(), hasattr(torch._C, "_cuda_getDeviceCount"),
+              torch.accelerator.current_accelerator())
+    local_function(lambda: torch.cuda.device_count(), "count")(cuda="gpu")
+    after = (torch.cuda.is_available(), torch.cuda.device_count(), hasattr(torch._C, "_cuda_getDeviceCount"),
+             torch.accelerator.current_accelerator())
+    assert after == before
+
+
+@pytest.mark.parametrize("code, changed", [
+    ("torch.manual_seed(seed)", ("torch",)),
+    ("np.random.seed(seed)", ("numpy",)),
+    ("random.seed(seed)", ("random",)),
+    ("torch.rand(2)", ("torch",)),
+    ("np.random.rand(2)", ("numpy",)),
+    ("torch.rand(2, generator=torch.Generator().manual_seed(seed))", ()),
+    ("np.random.default_rng(seed).random(2)", ()),
+])
+def test_every_global_random_state_change_is_reported(code, changed):
+    """Does a call report exactly which global random states (torch, NumPy, random) it changed?"""
+    import random
+
+    names = {"torch": torch, "np": np, "random": random}
+    fn = local_function(eval(f"lambda seed: {code}", names), "draw")  # noqa: S307 - the test's own code
+    # The same call twice in a row must still be reported: the judge starts each call from a fresh state.
+    assert fn.run(0).global_rng_changed == changed
+    assert fn.run(0).global_rng_changed == changed
+
+
+def test_global_random_states_are_put_back():
+    """Does a judged call leave the caller's torch, NumPy and random states as they were?"""
+    import random
+
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    local_function(lambda: (torch.manual_seed(1), np.random.seed(1), random.seed(1)), "reseed").run()
+    assert torch.equal(before[0], torch.get_rng_state())
+    assert np.array_equal(before[1], np.random.get_state()[1]) and before[2] == random.getstate()

@@ -8,16 +8,21 @@ from autograder.cohort import BROKEN_NOTEBOOK_TEXT, SyntheticStudent, reference_
 from autograder.course import release_notebook, source_notebook
 from autograder.demo import autograde_stock, db_url, register_assignment
 from autograder.grades import cell_scores
+from autograder.mistake_report import visible_catches
 from autograder.mistakes import alternatives_for, mistakes_for
 from autograder.notebook import grade_in_process, read_notebook, release_stubs, with_solutions
 
 ASSIGNMENT = "00_tensors"
-# Mistakes that pass the visible tests: only the hidden tests, put back by nbgrader at autograde, can catch them.
-HIDDEN_ONLY = ("columns_nan_to_num", "seeded_rand_global_seed", "clip_float_zero_promotes_dtype", "flatten_view",
-               "pick_device_always_cpu", "numpy_from_numpy_float")
+
+
+def _hidden_only() -> list[str]:
+    """Banked mistakes that pass the visible tests: only the hidden tests, put back at autograde, can catch them."""
+    return [name for cell in visible_catches(ASSIGNMENT).values() for name in cell.hidden_only]
 
 
 def _sample() -> list[SyntheticStudent]:
+    hidden_only = _hidden_only()
+    assert len(hidden_only) >= 6, hidden_only
     reference = reference_solutions(ASSIGNMENT)
     mistakes = {m.name: m for m in mistakes_for(ASSIGNMENT)}
     students = [
@@ -27,8 +32,8 @@ def _sample() -> list[SyntheticStudent]:
                          {**reference, **{k: v for a in alternatives_for(ASSIGNMENT) for k, v in a.replaces.items()}}),
         SyntheticStudent("broken", "broken", broken_text=BROKEN_NOTEBOOK_TEXT),
     ]
-    for index in range(0, len(HIDDEN_ONLY), 3):
-        names = HIDDEN_ONLY[index:index + 3]
+    for index in range(0, len(hidden_only), 3):
+        names = hidden_only[index:index + 3]
         replacements = dict(reference)
         for name in names:
             replacements.update(mistakes[name].replaces)

@@ -56,6 +56,14 @@ def test_graded_cells_have_points_and_descriptive_unique_ids(assignment, source_
     assert 6 <= len(points) <= 10 and all(p > 0 for p in points.values())
 
 
+@pytest.mark.parametrize("path_of", [source_notebook, release_notebook], ids=["source", "release"])
+@pytest.mark.parametrize("assignment", published_assignments())
+def test_notebook_survives_a_korean_windows_editor(assignment, path_of):
+    """Can the notebook be saved in cp949, as some Windows editors do (no emoji or other characters beyond it)?"""
+    text = path_of(assignment).read_text(encoding="utf-8")
+    assert text.encode("cp949").decode("cp949") == text
+
+
 @pytest.mark.parametrize("assignment", published_assignments())
 def test_notebook_is_short(assignment, source_notebooks):
     """Does the notebook stay short enough to work through in one sitting?"""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import empty as bare_empty
 
-from autograder.uninit import assert_no_uninitialized_reads, check_uninitialized_reads, fill_value
+from autograder.judge import local_function, same_values
+from autograder.probe import ALLOCATING_OPS, RESIZING_OPS, STORAGE_SETTING_OPS
+from autograder.uninit import (
+    NOT_INTERCEPTED, assert_no_uninitialized_reads, check_uninitialized_reads, compare_rounds, fill_value,
+)
+
+# Storages are what this module tests; torch's deprecation notice for TypedStorage is not news here.
+pytestmark = pytest.mark.filterwarnings("ignore:TypedStorage is deprecated:UserWarning")
 
 x = torch.arange(1.0, 7.0)
 
@@ -44,8 +53,48 @@ def zeros_and_friends(v):
     return torch.zeros(6) + torch.ones(6) + torch.full((6,), 2.0) + torch.cat([v[:3], v[3:]])
 
 
+def set_to_another_tensors_storage(v):
+    view = torch.zeros(0)
+    view.set_(v.untyped_storage(), v.storage_offset(), v.shape, v.stride())
+    return view * 2
+
+
+def resize_as_then_copy(v):
+    out = torch.zeros(0)
+    out.resize_as_(v)
+    out.copy_(v)
+    return out
+
+
+def shrink_with_resize_as(v):
+    out = v.clone()
+    out.resize_as_(v[:3])
+    return out
+
+
+def storage_written_before_use(v):
+    storage = torch.UntypedStorage(6 * 4)
+    storage.fill_(0)
+    return torch.zeros(0).set_(storage, 0, (6,), (1,)) + v
+
+
+def storage_from_a_list(v):
+    return torch.zeros(0, dtype=torch.uint8).set_(torch.UntypedStorage([1, 2, 3, 4, 5, 6])).float() + v
+
+
+def out_argument_that_grows(v):
+    return torch.mul(v, 2, out=torch.zeros(0))
+
+
+def empty_out_then_fill(v):
+    out = torch.zeros(0)
+    torch.empty(6, out=out)
+    return out.fill_(1.0) + v
+
+
 LEGITIMATE = [fill_then_add, copy_into, out_argument, full_slice_overwrite, loop_writes_every_element,
-              zeros_and_friends]
+              zeros_and_friends, set_to_another_tensors_storage, resize_as_then_copy, shrink_with_resize_as,
+              storage_written_before_use, storage_from_a_list, out_argument_that_grows, empty_out_then_fill]
 
 
 @pytest.mark.parametrize("fn", LEGITIMATE, ids=lambda fn: fn.__name__)
@@ -125,15 +174,111 @@ def scalar_from_garbage(v):
     return float(torch.empty(1).clamp(-1, 1))
 
 
+def resize_as_growth(v):
+    grown = v[:2].clone()
+    grown.resize_as_(v)
+    return grown
+
+
+def functional_resize(v):
+    return torch.ops.aten.resize(v, [8])
+
+
+def set_fresh_untyped_storage(v):
+    return torch.zeros(0).set_(torch.UntypedStorage(6 * 4), 0, (6,), (1,)) + v
+
+
+def set_fresh_typed_storage(v):
+    return torch.zeros(0).set_(torch.FloatStorage(6)) + v
+
+
+def legacy_constructor_on_fresh_storage(v):
+    return torch.Tensor(torch.FloatStorage(6)) * v
+
+
+def set_grows_own_storage(v):
+    grown = v[:2].clone()
+    grown.set_(grown.untyped_storage(), 0, (6,), (1,))
+    return grown
+
+
+def storage_resize_then_set(v):
+    storage = v[:2].clone().untyped_storage()
+    storage.resize_(6 * 4)
+    return torch.zeros(0).set_(storage, 0, (6,), (1,))
+
+
+def empty_with_out_argument(v):
+    return torch.empty(6, out=torch.zeros(0)) + v
+
+
+def empty_permuted(v):
+    return torch.empty_permuted((2, 3), (1, 0)).flatten() + v
+
+
+def garbage_bool_storage(v):
+    return torch.zeros(0, dtype=torch.bool).set_(torch.UntypedStorage(6)).any()
+
+
 MISUSES = [accumulate_into_empty, partially_written, where_hides_nan, integer_buffer, bool_buffer, imported_empty,
            legacy_constructor, typed_legacy_constructor, tensor_new, empty_strided, new_empty, resize_growth,
-           garbage_as_index, scalar_from_garbage]
+           garbage_as_index, scalar_from_garbage, resize_as_growth, functional_resize, set_fresh_untyped_storage,
+           set_fresh_typed_storage, legacy_constructor_on_fresh_storage, set_grows_own_storage,
+           storage_resize_then_set, empty_with_out_argument, empty_permuted, garbage_bool_storage]
 
 
 @pytest.mark.parametrize("fn", MISUSES, ids=lambda fn: fn.__name__)
 def test_misuse_is_flagged(fn):
     """Is a result that depends on uninitialized memory flagged, whichever way the memory was obtained?"""
     assert check_uninitialized_reads(fn, x).depends_on_uninitialized
+
+
+def _poison_the_allocator(value: float) -> None:
+    """Leave freed memory holding ``value``, so that garbage would look like it if nothing filled it."""
+    for size in (2, 6, 8, 64, 4096):
+        leftover = torch.full((size,), value)
+        del leftover
+
+
+@pytest.mark.parametrize("leftover", [0.0, 1.0, -7.5, float("nan")])
+@pytest.mark.parametrize("fn", MISUSES, ids=lambda fn: fn.__name__)
+def test_misuse_rounds_do_not_depend_on_leftover_memory(fn, leftover):
+    """Does each fill round give the same result whatever freed memory held before, so the verdict is deterministic?"""
+    _poison_the_allocator(leftover)
+    first = local_function(fn).rounds(x)
+    _poison_the_allocator(-leftover + 3.0)
+    second = local_function(fn).rounds(x)
+    for one, other in zip(first, second):
+        assert (one.error is None) == (other.error is None)
+        if one.error is None:
+            assert same_values(one.result, other.result), fn.__name__
+    assert compare_rounds(first).depends_on_uninitialized
+
+
+def test_storage_patches_are_undone_after_every_round():
+    """Are torch.UntypedStorage's constructor and resize_ left as they were once the fill rounds are over?"""
+    before = {name: torch.UntypedStorage.__dict__.get(name) for name in ("__new__", "resize_")}
+    local_function(set_fresh_untyped_storage).rounds(x)
+    with pytest.raises(AssertionError, match="ValueError: boom"):
+        local_function(lambda v: (_ for _ in ()).throw(ValueError("boom"))).rounds(x)[0].raise_if_error("f")
+    assert {name: torch.UntypedStorage.__dict__.get(name) for name in ("__new__", "resize_")} == before
+
+
+def _schema_name(op) -> str:
+    schema = op._schema
+    return f"{schema.name}.{schema.overload_name}" if schema.overload_name else schema.name
+
+
+def test_every_allocating_or_resizing_op_is_intercepted_or_explained():
+    """Is every dispatcher op named like an allocating or resizing one either filled or listed with a reason?"""
+    suspicious = {name for name in torch._C._dispatch_get_all_op_names()
+                  if re.match(r"aten::(_?empty|new_empty|_?resize|set[._]|set$|sparse_resize|_copy_from_and_resize"
+                              r"|_new_zeros|is_set_to|_cufft_set)", name)}
+    intercepted = {_schema_name(op) for op in ALLOCATING_OPS | RESIZING_OPS | STORAGE_SETTING_OPS}
+    unexplained = suspicious - intercepted - set(NOT_INTERCEPTED)
+    assert unexplained == set(), f"decide how FillUninitialized handles {sorted(unexplained)}"
+    assert set(NOT_INTERCEPTED) <= suspicious, "NOT_INTERCEPTED names ops this torch does not have"
+    assert {"aten::resize_as_", "aten::set_.source_Storage", "aten::empty.out"} <= intercepted
 
 
 def test_nan_filling_alone_misses_the_where_bug():

@@ -2,11 +2,16 @@
 
 Each check receives the student's functions as :class:`autograder.judge.StudentFunction` handles: calling one runs
 the student's code in their kernel and returns plain data, and every expected value and comparison stays here.
-The notebook names a check in its hidden block: ``# judge: autograder.hidden.tensors.check_prefix_sums(prefix_sums)``.
+The notebook names a check in its hidden block: ``judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)``.
+Every requirement checked here is stated in the exercise's text in the notebook; the checks follow that text, not
+the reference solution's output.
+
+Messages are Korean and never put a particle right after code or a number ("기대: torch.float32, 받은 값: ...").
 """
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import torch
@@ -15,48 +20,96 @@ from autograder.checks import call_with_copies, expect_close, expect_plain_tenso
 from autograder.judge import StudentFunction
 from autograder.uninit import assert_no_uninitialized_reads
 
+KS_SAMPLE_SIZE = 20_000
+KS_FALSE_FAILURE = 1e-9
+"""Chance that a correct uniform generator fails the distribution check (an upper bound, see below)."""
+KS_THRESHOLD = math.sqrt(math.log(2 / KS_FALSE_FAILURE) / (2 * KS_SAMPLE_SIZE))
+"""Largest distance allowed between the sample's CDF and the uniform CDF on [0, 1) (about 0.0231).
+
+Dvoretzky-Kiefer-Wolfowitz with Massart's constant: for n independent draws from any distribution F,
+P(sup |F_n - F| > t) <= 2 exp(-2 n t^2). With n = 20000 and t = KS_THRESHOLD the bound is KS_FALSE_FAILURE, so a
+correct answer fails with probability at most 1e-9 (for torch.rand with the fixed seed it never does: the sample
+is the same every time). sigmoid(randn), which stays inside [0, 1) with mean 0.5, is 0.12 away (seed 7).
+"""
+
+RNG_NAMES = {
+    "torch": "torch의 전역 난수 상태(torch.manual_seed)",
+    "numpy": "NumPy의 전역 난수 상태(np.random.seed)",
+    "random": "파이썬 random 모듈의 전역 난수 상태(random.seed)",
+}
+
+PICK_DEVICE_SCENARIOS = (
+    # (scenario simulated by the probe, expected device type, the situation in the failure message)
+    ("cpu_build", "cpu", "CUDA 없이 설치한 PyTorch 환경"),
+    ("no_gpu", "cpu", "CUDA용 PyTorch는 있지만 GPU가 없는 환경"),
+    ("gpu", "cuda", "GPU가 있는 환경"),
+)
+
 
 def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def ks_distance_to_uniform(sample: torch.Tensor) -> float:
+    """Kolmogorov-Smirnov statistic: the largest gap between the sample's CDF and the uniform CDF on [0, 1)."""
+    values = sample.detach().double().flatten().sort().values
+    n = values.numel()
+    ranks = torch.arange(1, n + 1, dtype=torch.float64)
+    return max(float((ranks / n - values).max()), float((values - (ranks - 1) / n).max()))
+
+
 def check_seeded_rand(seeded_rand: StudentFunction) -> None:
-    """Reproducible, seed-dependent, uniform on [0, 1), float32, and the global RNG state left alone."""
-    for shape, seed in [((2, 3), 0), ((4,), 123), ((3, 2, 2), 2**31 - 1)]:
+    """Any shape, float32, reproducible, seed-dependent, uniform on [0, 1), and no global RNG state changed."""
+    for shape, seed in [((4,), 123), ((2, 3), 0), ((3, 2, 2), 2**31 - 1)]:
+        label = f"seeded_rand({shape}, {seed})"
         call = seeded_rand.run(shape, seed)
-        call.raise_if_error(f"seeded_rand({shape}, {seed})")
+        call.raise_if_error(label)
         if call.global_rng_changed:
+            changed = ", ".join(RNG_NAMES[name] for name in call.global_rng_changed)
             raise AssertionError(
-                "전역 난수 상태(global RNG state)가 바뀌었어요. torch.manual_seed(seed)는 프로그램 전체의 난수에 영향을 줘요. "
-                "torch.Generator().manual_seed(seed)로 전용 생성기를 만들어 generator=로 넘겨 주세요."
+                f"{label} 호출 뒤에 전역 난수 상태가 바뀌었어요. 바뀐 것: {changed}.\n"
+                "프로그램 전체가 함께 쓰는 난수를 바꾸면 안 돼요. 전용 생성기를 만들어(torch.Generator().manual_seed(seed)) "
+                "generator= 인자로 넘겨 주세요."
             )
-        result = call.result
-        expect_plain_tensor(result, f"seeded_rand({shape}, {seed})의 결과", dtype=torch.float32, shape=shape)
-        again = seeded_rand(shape, seed)
-        expect_close(again, result, f"seeded_rand({shape}, {seed})를 두 번 부른 결과", hint="같은 seed면 같은 값이어야 해요.")
-    first, second = seeded_rand((1000,), 1), seeded_rand((1000,), 2)
-    if torch.equal(first, second):
-        raise AssertionError("seed가 1일 때와 2일 때 값이 똑같아요. 받은 seed를 생성기에 넘겼는지 확인해 보세요.")
-    sample = seeded_rand((20_000,), 7)
-    inside = bool(((sample >= 0) & (sample < 1)).all())
-    mean = float(sample.mean())
-    if not inside or abs(mean - 0.5) > 0.02:
+        result = expect_plain_tensor(call.result, f"{label} 결과", dtype=torch.float32, shape=shape)
+        expect_close(seeded_rand(shape, seed), result, f"{label} 두 번째 호출 결과",
+                     hint="같은 seed면 몇 번을 불러도 같은 값이어야 해요.")
+    if torch.equal(seeded_rand((1000,), 1), seeded_rand((1000,), 2)):
+        raise AssertionError("서로 다른 seed로 만든 두 텐서가 똑같아요 (seed: 1, 2). 받은 seed를 생성기에 넘겼는지 확인해 보세요.")
+    sample = expect_plain_tensor(seeded_rand((KS_SAMPLE_SIZE,), 7), f"seeded_rand(({KS_SAMPLE_SIZE},), 7) 결과",
+                                 dtype=torch.float32, shape=(KS_SAMPLE_SIZE,))
+    low, high = float(sample.min()), float(sample.max())
+    if not (low >= 0 and high < 1):
         raise AssertionError(
-            f"[0, 1) 구간의 균등분포여야 해요. 20000개를 뽑았더니 최솟값 {float(sample.min()):.3f}, "
-            f"최댓값 {float(sample.max()):.3f}, 평균 {mean:.3f}이에요 (기대: 0 이상 1 미만, 평균 약 0.5). "
-            "torch.randn(정규분포)이 아니라 torch.rand를 썼는지 확인해 보세요."
+            f"[0, 1) 구간 밖의 값이 나왔어요. {KS_SAMPLE_SIZE}개 중 최솟값: {low:.3f}, 최댓값: {high:.3f} "
+            "(기대: 0 이상, 1 미만). 정규분포를 주는 torch.randn 대신 torch.rand 함수를 썼는지 확인해 보세요."
+        )
+    distance = ks_distance_to_uniform(sample)
+    if distance > KS_THRESHOLD:
+        raise AssertionError(
+            "값이 [0, 1) 구간에 고르게 퍼져 있지 않아요: 균등분포가 아니에요.\n"
+            f"{KS_SAMPLE_SIZE}개를 뽑아 누적 분포를 균등분포와 비교했어요(콜모고로프-스미르노프 검정). "
+            f"가장 큰 차이: {distance:.3f}, 허용: {KS_THRESHOLD:.3f} 이하.\n"
+            "평균이 0.5 근처여도 가운데에 몰려 있으면 균등분포가 아니에요 (sigmoid(randn) 같은 변환). torch.rand 함수를 써 보세요."
         )
 
 
 def check_pick_device(pick_device: StudentFunction) -> None:
-    """CUDA exactly when ``torch.cuda.is_available()`` says so (checked both ways by patching it)."""
-    for available, expected in [(False, "cpu"), (True, "cuda")]:
-        received = torch.device(pick_device(cuda_available=available))
-        if received.type != expected:
-            situation = "GPU가 있는" if available else "GPU가 없는"
+    """CUDA exactly when a GPU is usable, decided at each call: three machines simulated below every query API."""
+    for scenario, expected, situation in PICK_DEVICE_SCENARIOS:
+        received = pick_device(cuda=scenario)
+        try:
+            device = torch.device(received)
+        except (TypeError, RuntimeError, ValueError):
             raise AssertionError(
-                f"{situation} 컴퓨터에서는 '{expected}' 장치가 나와야 하는데 '{received.type}'가 나왔어요. "
-                "torch.cuda.is_available()을 (괄호까지 붙여서) 불러서 결정해 주세요."
+                f"{situation}: 결과를 장치로 바꿀 수 없어요. 기대: torch.device 객체나 'cuda', 'cpu' 같은 문자열, "
+                f"받은 값: {received!r}"
+            ) from None
+        if device.type != expected:
+            raise AssertionError(
+                f"{situation}: 나온 장치가 달라요. 기대: {expected}, 받은 값: {device.type}.\n"
+                "함수를 부를 때마다 GPU를 쓸 수 있는지 확인해서 정해야 해요 (함수 밖에서 미리 정해 둔 값은 안 돼요). "
+                "torch.cuda.is_available 뒤에 괄호를 빠뜨리면 함수 객체 자체라서 늘 참으로 취급돼요."
             )
 
 
@@ -65,25 +118,27 @@ def check_numpy_to_float32(numpy_to_float32: StudentFunction) -> None:
     arrays = {
         "float32 배열": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
         "int64 배열": np.array([[1, -2], [3, 4]], dtype=np.int64),
-        "전치된 float64 배열": np.linspace(0, 1, 6).reshape(2, 3).T,
+        "전치(transpose)된 float64 배열": np.linspace(0, 1, 6).reshape(2, 3).T,
     }
     for label, array in arrays.items():
         expected = torch.tensor(np.array(array, dtype=np.float32))
         call = numpy_to_float32.run(array, mutate_args_after=True)
         call.raise_if_error(f"numpy_to_float32({label})")
-        result = call.result
-        expect_plain_tensor(result, f"{label}을 바꾼 결과", dtype=torch.float32, shape=array.shape)
-        expect_close(result, expected, f"{label}을 바꾼 결과", inputs=repr(array))
+        what = f"{label} 변환 결과"
+        expect_plain_tensor(call.result, what, dtype=torch.float32, shape=array.shape)
+        expect_close(call.result, expected, what, inputs=repr(array),
+                     hint="값은 그대로 옮겨야 해요. 정수 배열도 같은 값의 실수가 돼요.")
         if not torch.equal(call.result_after_arg_mutation, expected):
             raise AssertionError(
-                f"{label}을 바꿨더니 결과 텐서도 바뀌었어요: 메모리를 공유하고 있어요. "
-                "torch.from_numpy(arr).float()나 torch.as_tensor(arr, dtype=torch.float32)는 arr가 이미 float32면 "
-                "복사하지 않고 같은 메모리를 써요. torch.tensor(arr, dtype=torch.float32)처럼 복사해 주세요."
+                f"{label}: 원래 배열을 바꿨더니 결과 텐서도 바뀌었어요. 메모리를 공유하고 있어요.\n"
+                "입력 배열이 이미 float32 자료형이면 torch.from_numpy(arr).float(), "
+                "torch.as_tensor(arr, dtype=torch.float32) 모두 복사하지 않고 같은 메모리를 써요. "
+                "복사하는 방법: torch.tensor(arr, dtype=torch.float32)"
             )
 
 
 def check_flatten_per_sample(flatten_per_sample: StudentFunction) -> None:
-    """(N, ...) -> (N, rest) with the elements in order, also for non-contiguous inputs and any rank."""
+    """(N, ...) -> (N, rest) with the elements in order and the dtype kept, for any rank and non-contiguous input."""
     cases = {
         "연속인 (2, 3, 4, 5) 텐서": torch.arange(120).reshape(2, 3, 4, 5),
         "permute로 만든 연속이 아닌 (2, 3, 4, 5) 텐서": torch.arange(120).reshape(2, 4, 5, 3).permute(0, 3, 1, 2),
@@ -94,10 +149,12 @@ def check_flatten_per_sample(flatten_per_sample: StudentFunction) -> None:
     for label, batch in cases.items():
         expected = batch.reshape(batch.shape[0], -1).clone()
         result = call_with_copies(flatten_per_sample, batch)
-        expect_plain_tensor(result, f"{label}을 편 결과", dtype=batch.dtype, shape=expected.shape)
+        what = f"{label} 입력을 편 결과"
+        expect_plain_tensor(result, what, dtype=batch.dtype, shape=expected.shape)
         expect_close(
-            result, expected, f"{label}을 편 결과",
-            hint="샘플마다 원소가 원래 순서대로 있어야 해요. view는 연속이 아닌 텐서에서 실패하니 reshape나 flatten(1)을 써 보세요.",
+            result, expected, what,
+            hint="샘플마다 원소가 원래 순서대로 있어야 해요. 차원 수는 정해져 있지 않아요. view는 연속이 아닌 텐서에서 "
+            "실패하니 reshape 또는 flatten(1) 함수를 써 보세요.",
         )
 
 
@@ -130,7 +187,7 @@ def check_clip_negatives(clip_negatives: StudentFunction) -> None:
         result = call_with_copies(clip_negatives, x)
         what = f"모양 {tuple(x.shape)}, 자료형 {x.dtype} 입력의 결과"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=x.shape)
-        expect_close(result, x.clamp(min=0), what, inputs=repr(x), hint="음수는 0으로, 나머지는 그대로여야 해요.")
+        expect_close(result, x.clamp(min=0), what, inputs=repr(x), hint="음수 자리는 0, 나머지는 입력 그대로여야 해요.")
 
 
 def check_column_sums(column_sums: StudentFunction) -> None:
@@ -143,11 +200,11 @@ def check_column_sums(column_sums: StudentFunction) -> None:
         what = f"모양 {tuple(x.shape)}, 자료형 {x.dtype} 입력의 열별 합"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=(x.shape[1],))
         expect_close(result, x.sum(dim=0), what, inputs=repr(x), rtol=1e-5, atol=1e-5,
-                     hint="합을 0에서 시작해 모든 행을 한 번씩 더해야 해요.")
+                     hint="합을 담을 텐서를 torch.zeros 함수로 만든 뒤, 모든 행을 한 번씩 더해야 해요.")
 
 
 def check_prefix_sums(prefix_sums: StudentFunction) -> None:
-    """Running sums in the input's dtype with every element written; no uninitialized reads."""
+    """Running sums in the input's dtype with every element written; no uninitialized reads, input untouched."""
     cases = [torch.randn(7, generator=_seeded(0)), torch.randint(-9, 9, (5,), generator=_seeded(1)),
              torch.tensor([2.5], dtype=torch.float64), torch.arange(10.0)]
     for x in cases:
@@ -156,4 +213,4 @@ def check_prefix_sums(prefix_sums: StudentFunction) -> None:
         what = f"길이 {len(x)}, 자료형 {x.dtype} 입력의 누적 합"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=x.shape)
         expect_close(result, torch.cumsum(x, dim=0), what, inputs=repr(x), rtol=1e-5, atol=1e-5,
-                     hint="out[i] = x[0] + ... + x[i]이에요. 첫 칸과 마지막 칸도 채웠는지 확인해 보세요.")
+                     hint="누적 합의 정의: out[i] = x[0] + ... + x[i]. 첫 칸과 마지막 칸도 채웠는지 확인해 보세요.")

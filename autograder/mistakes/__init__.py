@@ -22,6 +22,8 @@ class Mistake:
     why: str
     replaces: dict[str, str]
     loses_on: tuple[str, ...]
+    warned_in_text: bool = False
+    """The exercise's text cautions against this mistake, so the cell's visible part must catch it too."""
 
 
 @dataclass(frozen=True)
