@@ -392,4 +392,4 @@ def test_raising_in_some_rounds_only_is_flagged():
         return v * 2
 
     report = check_uninitialized_reads(raises_on_nan_garbage, x)
-    assert report.depends_on_uninitialized and "raised ValueError" in report.detail
+    assert report.depends_on_uninitialized and "ValueError" in report.detail
