@@ -54,3 +54,6 @@ from autograder.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
 
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
 
+# `nbgrader export` writes a CSV whose text cells no spreadsheet runs as formulas (student ids come from folder names).
+c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"
+
