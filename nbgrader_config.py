@@ -57,3 +57,9 @@ c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
 # `nbgrader export` writes a CSV whose text cells no spreadsheet runs as formulas (student ids come from folder names).
 c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"
 
+# Every nbgrader command logs on the instructor's terminal, file names from submissions included ("Copying ..."):
+# control characters in them (escape codes that erase lines) are shown as visible escapes (autograder/terminal.py).
+c.Application.logging_config = {
+    "filters": {"printable": {"()": "autograder.terminal.PrintableLogFilter"}},
+    "handlers": {"console": {"filters": ["printable"]}},
+}

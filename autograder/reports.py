@@ -5,7 +5,8 @@ Usage: ``python -m autograder.reports <assignment> --db <url> --autograded-dir <
 assignment: how many passed and the most common failure messages) and ``report.png`` (score distribution and pass
 rates, labelled in Korean), and prints a short summary. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
 Student ids and failure messages come from submissions: their CSV cells never start a formula
-(``autograder.spreadsheet``).
+(``autograder.spreadsheet``) and the terminal summary shows control characters as visible escapes
+(``autograder.terminal``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
 from autograder.course import REPO_ROOT
 from autograder.spreadsheet import spreadsheet_text
+from autograder.terminal import printable
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # koreanize_matplotlib 0.1.1 still uses distutils
@@ -247,8 +249,8 @@ def summary(assignment: str, scores: list[float], max_score: float, cells: list[
     width = max((len(cell.grade_id) for cell in cells), default=0)
     for cell in cells:
         top = cell.top_failures(1)
-        failure = f"  most common failure ({top[0][1]}): {top[0][0]}" if top else ""
-        lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {cell.grade_id:<{width}}{failure}")
+        failure = f"  most common failure ({top[0][1]}): {printable(top[0][0])}" if top else ""
+        lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {printable(cell.grade_id):<{width}}{failure}")
     return "\n".join(lines)
 
 
