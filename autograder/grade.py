@@ -135,10 +135,11 @@ class GradingRun:
         return self.root / self.config.CourseDirectory.get("autograded_directory", "autograded")
 
     def course_fingerprint(self, assignment: str) -> str:
-        """What grading depends on besides the submission: the source notebook, its hidden tests and the judge."""
+        """What grading depends on besides the submission: the source notebook, its hidden tests, the judge, and what
+        makes the autograded notebook inert (a notebook graded before a fix of inert.py must not stay live)."""
         grader = REPO_ROOT / "autograder"
         paths = [source_notebook(assignment, self.root), grader / "hidden" / f"{topic(assignment)}.py",
-                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit"))]
+                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit", "inert"))]
         return hashlib.sha256(b"".join(p.read_bytes() for p in paths if p.exists())).hexdigest()
 
     def discover(self, assignments: list[str], students: list[str] | None) -> list[tuple[str, str]]:
@@ -301,7 +302,8 @@ def summary_lines(results: list[Result]) -> list[str]:
         for incident in r.incidents:
             where = f" in {printable(incident['cell'])}" if incident.get("cell") else ""
             label = "FLAG " if incident["kind"] in FLAG_KINDS else "NOTE "
-            lines.append(f"  {label}  {who}: {printable(incident['kind'])}{where} {printable(incident.get('detail', ''))}")
+            detail = printable(incident.get("detail", ""))
+            lines.append(f"  {label}  {who}: {printable(incident['kind'])}{where} {detail}")
         for repair in r.repairs:
             lines.append(f"  FIXED  {who}: {printable(repair)}")
     return lines
