@@ -17,9 +17,9 @@ from pathlib import Path
 from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.grades import score_table
+from autograder.release import generate, nbgrader_env
 from autograder.reports import write_reports
 from autograder.terminal import printable
-from autograder.release import generate, nbgrader_env
 
 
 def nbgrader_command(verb: str, assignment: str, workdir: Path, *extra: str, db: str | None = None) -> list[str]:

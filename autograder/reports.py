@@ -197,7 +197,8 @@ def write_pass_rates_csv(cells: list[CellPassRate], path: Path) -> None:
             top = cell.top_failures()
             failures = [value for message, count in top for value in (spreadsheet_text(message), count)]
             failures += [""] * (len(failure_columns) - len(failures))
-            writer.writerow([spreadsheet_text(cell.grade_id), cell.graded, cell.passed, f"{cell.pass_rate:.4g}", *failures])
+            writer.writerow([spreadsheet_text(cell.grade_id), cell.graded, cell.passed, f"{cell.pass_rate:.4g}",
+                             *failures])
 
 
 def assignment_scores(db_url: str, assignment: str) -> tuple[list[float], float]:
