@@ -22,6 +22,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograder.execute import ContainedExecute  # noqa: E402
+from autograder.inert import InertNotebook  # noqa: E402
 from autograder.preprocessors import (  # noqa: E402
     DeduplicateIdsCleanly, RestoreDeletedTestCells, SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
     StderrDoesNotFail,
@@ -33,8 +34,10 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     ContainedExecute, IgnorePattern, StderrDoesNotFail, ClearMetadataPreprocessor, LimitOutput,
-    SerializedSaveAutoGrades, SerializedAssignLatePenalties, CheckCellMetadata,
+    SerializedSaveAutoGrades, SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,
 ]
+# InertNotebook comes after the grades are saved: no score depends on it. It leaves nothing in the autograded
+# notebook that would run as script when formgrader renders it in the instructor's session (autograder/inert.py).
 
 # Limits of one submission. A cell over its timeout is interrupted (or, if it ignores the interrupt, its kernel
 # is restarted) and loses its points; the rest of the notebook still runs within the notebook budget.
@@ -50,3 +53,13 @@ c.ContainedKernelManager.isolate_network = True
 from autograder.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
 
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+
+# `nbgrader export` writes a CSV whose text cells no spreadsheet runs as formulas (student ids come from folder names).
+c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"
+
+# Every nbgrader command logs on the instructor's terminal, file names from submissions included ("Copying ..."):
+# control characters in them (escape codes that erase lines) are shown as visible escapes (autograder/terminal.py).
+c.Application.logging_config = {
+    "filters": {"printable": {"()": "autograder.terminal.PrintableLogFilter"}},
+    "handlers": {"console": {"filters": ["printable"]}},
+}

@@ -17,8 +17,9 @@ from pathlib import Path
 from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.grades import score_table
-from autograder.reports import write_reports
 from autograder.release import generate, nbgrader_env
+from autograder.reports import write_reports
+from autograder.terminal import printable
 
 
 def nbgrader_command(verb: str, assignment: str, workdir: Path, *extra: str, db: str | None = None) -> list[str]:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lowest pass rates:")
         for cell in sorted(cells, key=lambda c: c.pass_rate)[:3]:
             top = cell.top_failures(1)
-            reason = f" ({top[0][0][:80]})" if top else ""
+            reason = f" ({printable(top[0][0][:80])})" if top else ""
             print(f"  {cell.grade_id}: {cell.passed}/{cell.graded} passed{reason}")
     return 0
 

@@ -2,7 +2,9 @@
 
 Stock ``generate_feedback`` renders the autograded notebook as it is (nbgrader issue #917): the hidden tests that
 ``autograde`` put back into every test cell, and full tracebacks that quote hidden-test source lines and the grader's
-file paths. :class:`HideHiddenTests` removes both and keeps the failure message. Enable it in ``nbgrader_config.py``::
+file paths. :class:`HideHiddenTests` removes both and keeps the failure message; :class:`autograder.inert.InertNotebook`
+then leaves no live script in the page (also for a notebook autograded without it). Enable both in
+``nbgrader_config.py``::
 
     from autograder.feedback import FEEDBACK_PREPROCESSORS
     c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
@@ -17,6 +19,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
+from autograder.inert import InertNotebook
 from autograder.judge import strip_hidden_tests
 
 
@@ -47,10 +50,11 @@ class HideHiddenTests(Preprocessor):
 
 
 def feedback_preprocessors() -> list[type]:
-    """nbgrader's default ``GenerateFeedback.preprocessors`` with :class:`HideHiddenTests` right after ``GetGrades``."""
+    """nbgrader's default ``GenerateFeedback.preprocessors`` with :class:`HideHiddenTests` and
+    :class:`~autograder.inert.InertNotebook` right after ``GetGrades``."""
     defaults = list(GenerateFeedback.class_traits()["preprocessors"].default())
     position = defaults.index(GetGrades) + 1 if GetGrades in defaults else 0
-    return [*defaults[:position], HideHiddenTests, *defaults[position:]]
+    return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]
 
 
 FEEDBACK_PREPROCESSORS: list[type] = feedback_preprocessors()

@@ -50,6 +50,7 @@ from autograder.kernels import kill_all_kernels
 from autograder.notebook import nbgrader_meta, read_notebook
 from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
+from autograder.terminal import printable
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
 FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died", "forbidden_access",
@@ -135,10 +136,11 @@ class GradingRun:
         return self.root / self.config.CourseDirectory.get("autograded_directory", "autograded")
 
     def course_fingerprint(self, assignment: str) -> str:
-        """What grading depends on besides the submission: the source notebook, its hidden tests and the judge."""
+        """What grading depends on besides the submission: the source notebook, its hidden tests, the judge, and what
+        makes the autograded notebook inert (a notebook graded before a fix of inert.py must not stay live)."""
         grader = REPO_ROOT / "autograder"
         paths = [source_notebook(assignment, self.root), grader / "hidden" / f"{topic(assignment)}.py",
-                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit"))]
+                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit", "inert"))]
         return hashlib.sha256(b"".join(p.read_bytes() for p in paths if p.exists())).hexdigest()
 
     def discover(self, assignments: list[str], students: list[str] | None) -> list[tuple[str, str]]:
@@ -283,7 +285,11 @@ def load_config(root: Path) -> Config:
 
 
 def summary_lines(results: list[Result]) -> list[str]:
-    """The run's summary: counts, then every submission that needs an instructor's look."""
+    """The run's summary: counts, then every submission that needs an instructor's look.
+
+    Every string that came from a submission (student id, file names in repairs, incident details, error reasons)
+    goes through :func:`autograder.terminal.printable`: an escape code in a file name must not erase a FLAG line.
+    """
     graded = [r for r in results if r.status == "graded"]
     skipped = [r for r in results if r.status == "skipped"]
     errors = [r for r in results if r.status == "error"]
@@ -291,14 +297,16 @@ def summary_lines(results: list[Result]) -> list[str]:
     lines = [f"graded {len(graded)}, unchanged {len(skipped)}, could not grade {len(errors)}, "
              f"flagged for review {len(flagged)}"]
     for r in sorted(errors, key=lambda r: (r.assignment, r.student)):
-        lines.append(f"  ERROR  {r.assignment}/{r.student}: {r.error}")
+        lines.append(f"  ERROR  {printable(r.assignment)}/{printable(r.student)}: {printable(r.error)}")
     for r in sorted(results, key=lambda r: (r.assignment, r.student)):
+        who = f"{printable(r.assignment)}/{printable(r.student)}"
         for incident in r.incidents:
-            where = f" in {incident['cell']}" if incident.get("cell") else ""
+            where = f" in {printable(incident['cell'])}" if incident.get("cell") else ""
             label = "FLAG " if incident["kind"] in FLAG_KINDS else "NOTE "
-            lines.append(f"  {label}  {r.assignment}/{r.student}: {incident['kind']}{where} {incident.get('detail', '')}")
+            detail = printable(incident.get("detail", ""))
+            lines.append(f"  {label}  {who}: {printable(incident['kind'])}{where} {detail}")
         for repair in r.repairs:
-            lines.append(f"  FIXED  {r.assignment}/{r.student}: {repair}")
+            lines.append(f"  FIXED  {who}: {printable(repair)}")
     return lines
 
 

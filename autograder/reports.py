@@ -4,6 +4,9 @@ Usage: ``python -m autograder.reports <assignment> --db <url> --autograded-dir <
 ``scores.csv`` (every student x every assignment in the gradebook), ``pass_rates.csv`` (each test cell of the
 assignment: how many passed and the most common failure messages) and ``report.png`` (score distribution and pass
 rates, labelled in Korean), and prints a short summary. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
+Student ids and failure messages come from submissions: their CSV cells never start a formula
+(``autograder.spreadsheet``) and the terminal summary shows control characters as visible escapes
+(``autograder.terminal``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
 from autograder.course import REPO_ROOT
+from autograder.spreadsheet import spreadsheet_text
+from autograder.terminal import printable
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # koreanize_matplotlib 0.1.1 still uses distutils
@@ -99,10 +104,10 @@ def write_scores_csv(table: ScoreTable, path: Path) -> None:
     """Write ``student_id``, one column per assignment (empty: no graded submission) and ``total`` to ``path``."""
     with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
         writer = csv.writer(file)
-        writer.writerow(["student_id", *table.assignments, "total"])
+        writer.writerow(["student_id", *map(spreadsheet_text, table.assignments), "total"])
         for student, row in table.scores.items():
             cells = ["" if row[name] is None else f"{row[name]:g}" for name in table.assignments]
-            writer.writerow([student, *cells, f"{table.total(student):g}"])
+            writer.writerow([spreadsheet_text(student), *cells, f"{table.total(student):g}"])
 
 
 def _trimmed(message: str) -> str:
@@ -190,9 +195,10 @@ def write_pass_rates_csv(cells: list[CellPassRate], path: Path) -> None:
         writer.writerow(["grade_id", "graded", "passed", "pass_rate", *failure_columns])
         for cell in cells:
             top = cell.top_failures()
-            failures = [value for message, count in top for value in (message, count)]
+            failures = [value for message, count in top for value in (spreadsheet_text(message), count)]
             failures += [""] * (len(failure_columns) - len(failures))
-            writer.writerow([cell.grade_id, cell.graded, cell.passed, f"{cell.pass_rate:.4g}", *failures])
+            writer.writerow([spreadsheet_text(cell.grade_id), cell.graded, cell.passed, f"{cell.pass_rate:.4g}",
+                             *failures])
 
 
 def assignment_scores(db_url: str, assignment: str) -> tuple[list[float], float]:
@@ -244,8 +250,8 @@ def summary(assignment: str, scores: list[float], max_score: float, cells: list[
     width = max((len(cell.grade_id) for cell in cells), default=0)
     for cell in cells:
         top = cell.top_failures(1)
-        failure = f"  most common failure ({top[0][1]}): {top[0][0]}" if top else ""
-        lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {cell.grade_id:<{width}}{failure}")
+        failure = f"  most common failure ({top[0][1]}): {printable(top[0][0])}" if top else ""
+        lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {printable(cell.grade_id):<{width}}{failure}")
     return "\n".join(lines)
 
 

@@ -34,6 +34,7 @@ class Mutant:
 
 
 RED_TEAM = "tests/test_red_team.py"
+OUTPUTS = "tests/test_red_team_outputs.py"
 COMMAND_ATTACKS = (RED_TEAM, "-k", "command and buys_nothing")
 
 MUTANTS = [
@@ -110,6 +111,49 @@ MUTANTS = [
          '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n'
          "        return 0\n"),
     ), ("tests/test_containment.py", "-k", "no_process_survives")),
+    # --- inert outputs (issue 8)
+    Mutant("autograde_does_not_make_notebooks_inert", (
+        ("nbgrader_config.py", "SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,",
+         "SerializedAssignLatePenalties, CheckCellMetadata,"),
+    ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page")),
+    Mutant("feedback_does_not_make_pages_inert", (
+        ("autograder/feedback.py", "    return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]",
+         "    return [*defaults[:position], HideHiddenTests, *defaults[position:]]"),
+    ), (OUTPUTS, "-k", "course_feedback_is_inert_even")),
+    Mutant("html_outputs_not_sanitized", (
+        ("autograder/inert.py", "                data[mimetype] = sanitize_html(text)", "                pass"),
+    ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and (html_script or img_onerror or javascript_link)")),
+    Mutant("javascript_and_svg_outputs_kept", (
+        ("autograder/inert.py", "                del data[mimetype]\n                removed.append(mimetype)",
+         "                continue"),
+    ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and (javascript_output or svg_script)")),
+    Mutant("markdown_cells_not_checked", (
+        ("autograder/inert.py",
+         'if cell.cell_type == "markdown" and not self.markdown_is_inert(cell.source, cell.get("attachments", {})):',
+         "if False:"),
+    ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and markdown_cell")),
+    Mutant("style_blocks_kept", (
+        ("autograder/inert.py", "css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks],", "css_sanitizer=_ALIGNMENT,"),
+    ), (OUTPUTS, "-k", "command and table_output")),
+    Mutant("csv_text_not_neutralised", (
+        ("autograder/spreadsheet.py", """    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text""",
+         "    return text"),
+    ), (OUTPUTS, "-k", "command and csv")),
+    Mutant("export_plugin_not_configured", (
+        ("nbgrader_config.py", 'c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"', ""),
+    ), (OUTPUTS, "-k", "command and nbgrader_export")),
+    Mutant("terminal_text_not_escaped", (
+        ("autograder/terminal.py",
+         "    return \"\".join(_escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in str(text))",
+         "    return str(text)"),
+    ), (OUTPUTS, "-k", "command and (raw_control or escape)")),
+    Mutant("nbgrader_log_not_escaped", (
+        ("nbgrader_config.py", '    "handlers": {"console": {"filters": ["printable"]}},\n', ""),
+    ), (OUTPUTS, "-k", "plain_nbgrader and prints_no_raw_control")),
+    Mutant("fixed_lines_printed_raw", (
+        ("autograder/grade.py", '            lines.append(f"  FIXED  {who}: {printable(repair)}")',
+         '            lines.append(f"  FIXED  {who}: {repair}")'),
+    ), (OUTPUTS, "-k", "command and file_name_with_escape_codes")),
 ]
 
 

@@ -17,6 +17,7 @@ from autograder.cohort import SyntheticStudent, reference_solutions, write_cohor
 from autograder.course import REPO_ROOT, source_notebook
 from autograder.demo import autograde_stock, nbgrader_command, register_assignment
 from autograder.feedback import FEEDBACK_PREPROCESSORS, HideHiddenTests, strip_hidden_tests
+from autograder.inert import InertNotebook
 from autograder.mistakes import mistakes_for
 from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, with_solutions
 from autograder.release import nbgrader_env
@@ -159,7 +160,9 @@ def test_preprocessor_replaces_traceback_with_message_line():
 
 
 def test_feedback_preprocessors_are_nbgraders_plus_ours():
-    """Is FEEDBACK_PREPROCESSORS nbgrader's default list with HideHiddenTests inserted right after GetGrades?"""
+    """Is FEEDBACK_PREPROCESSORS nbgrader's default list with HideHiddenTests, then InertNotebook, right after GetGrades?"""
     defaults = list(GenerateFeedback.class_traits()["preprocessors"].default())
-    assert [cls for cls in FEEDBACK_PREPROCESSORS if cls is not HideHiddenTests] == defaults
-    assert FEEDBACK_PREPROCESSORS.index(HideHiddenTests) == FEEDBACK_PREPROCESSORS.index(GetGrades) + 1
+    ours = (HideHiddenTests, InertNotebook)
+    assert [cls for cls in FEEDBACK_PREPROCESSORS if cls not in ours] == defaults
+    position = FEEDBACK_PREPROCESSORS.index(GetGrades) + 1
+    assert FEEDBACK_PREPROCESSORS[position:position + 2] == list(ours)
