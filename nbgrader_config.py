@@ -52,6 +52,7 @@ c.ContainedExecute.max_output_bytes = 200_000
 c.ContainedKernelManager.memory_mb = 3072
 c.ContainedKernelManager.max_processes = 64
 c.ContainedKernelManager.isolate_network = True
+c.ContainedKernelManager.disk_mb = 512  # everything one kernel may write: work folder, home, /tmp, /var/tmp, /dev/shm
 c.SubmissionFiles.max_files = 1000  # files and folders in one submission; more is refused unread
 c.SubmissionFiles.max_mb = 100  # all files of one submission together
 
