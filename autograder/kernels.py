@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ from traitlets import Bool, Integer, List, Unicode
 
 from autograder.forkserver import ForkServer, allowed_environment, shared_fork_server
 from autograder.leftovers import owned_folder, remove_folder, remove_stale
-from autograder.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree
+from autograder.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree, mount_room
 from autograder.submission_files import SubmissionFiles
 
 
@@ -180,7 +179,7 @@ class ContainedKernelManager(AsyncKernelManager):
             if self.sandbox_uid is not None:
                 # The kernel's room: one tmpfs for everything it may write, so one size caps all of it.
                 try:
-                    _mount_room(folder, self.disk_mb, self.sandbox_uid)
+                    mount_room(folder, self.disk_mb, self.sandbox_uid)
                 except OSError as error:
                     self.room_problem = str(error)
             # Written by the grader side only: root-owned, outside the kernel's own folder.
@@ -300,15 +299,6 @@ def _run_folder(kernels_root: Path) -> Path:
             _runs[kernels_root] = run
             atexit.register(remove_folder, run)
         return _runs[kernels_root]
-
-
-def _mount_room(folder: Path, size_mb: int, uid: int) -> None:
-    """Mount a tmpfs of ``size_mb`` MiB at ``folder``, owned by ``uid``: everything its kernel may write."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    options = f"size={size_mb}m,mode=0700,uid={uid},gid={uid}".encode()
-    if libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", 2 | 4, options) != 0:  # MS_NOSUID | MS_NODEV
-        error = ctypes.get_errno()
-        raise OSError(error, f"cannot mount the kernel's room at {folder}: {os.strerror(error)}")
 
 
 _uid_locks: dict[int, int] = {}

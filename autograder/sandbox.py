@@ -237,6 +237,14 @@ def _cover(path: str, keep: list[str], staging: str, *, source: str | None = Non
         _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, options)
 
 
+def mount_room(folder: Path, size_mb: int, uid: int) -> None:
+    """Mount a tmpfs of ``size_mb`` MiB at ``folder``, owned by ``uid``: everything one kernel may write.
+
+    Mounted by the grader in its own namespace, so that the kernel's sockets there stay reachable from the grader.
+    """
+    _mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=0700,uid={uid},gid={uid}")
+
+
 def isolate_ipc_and_cgroups() -> list[str]:
     """Enter a new IPC namespace (SysV shared memory, semaphores and message queues die with the kernel) and a new
     cgroup namespace (``/proc/self/cgroup`` names no kernel); return what could not be done."""
@@ -282,10 +290,10 @@ def isolate_filesystem(
                 _cover(path, keep, staging, source=source)
         except OSError as error:
             problems.append(str(error))
-    for path in writable or []:
-        if not os.path.ismount(path):  # a mount of its own, so that it alone can stay writable
-            _mount(path, path, None, MS_BIND)
     try:
+        for path in writable or []:
+            if not os.path.ismount(path):  # a mount of its own, so that it alone can stay writable
+                _mount(path, path, None, MS_BIND)
         _set_read_only("/", True, recursive=True)
         for path in [*(writable or []), *[p for p in (scratch or {}) if os.path.isdir(p)]]:
             _set_read_only(path, False, recursive=False)

@@ -66,5 +66,6 @@ class CheckedNotebookExporter(NotebookExporter):
         resources["metadata"]["name"] = os.path.splitext(basename)[0]
         resources["metadata"]["path"] = path
         modified = datetime.datetime.fromtimestamp(os.lstat(filename).st_mtime, tz=datetime.timezone.utc)
-        resources["metadata"]["modified_date"] = modified.strftime("%B %d, %Y" if sys.platform == "win32" else "%B %-d, %Y")
+        date_format = "%B %d, %Y" if sys.platform == "win32" else "%B %-d, %Y"
+        resources["metadata"]["modified_date"] = modified.strftime(date_format)
         return self.from_file(io.StringIO(data.decode("utf-8")), resources=resources, **kw)

@@ -190,7 +190,7 @@ class SubmissionFiles(LoggingConfigurable):
         self, source: Path, destination: Path | None, *, below: Path | None = None, skip: Iterable[str] = (),
         max_files: int | None = -1, max_bytes: int | None = -1, owner: int | None = None,
     ) -> Tally:
-        """Copy ``source`` into the new folder ``destination``, refusing links and special files and what is over the caps.
+        """Copy ``source`` into the new folder ``destination``; refuse links, special files and what exceeds the caps.
 
         Caps default to this object's; ``None`` means no cap of that kind. ``owner`` (a uid, also used as gid)
         gets everything copied. Nothing is ever followed: a refusal leaves a partial copy for the caller to remove.

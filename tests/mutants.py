@@ -127,36 +127,36 @@ MUTANTS = [
     ), (FILES, "-k", "command and refused and huge")),
     Mutant("kernel_home_is_its_work_folder", (
         ("autograder/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
-    ), (FILES, "-k", "command and contained and ipython_startup")),
+    ), (FILES, "-k", "command and reaches_nothing and ipython_startup")),
     Mutant("profile_folders_copied_by_nbgrader", (
         ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter"]', '"feedback"]'),
-    ), (FILES, "-k", "plain and contained and ipython_startup")),
+    ), (FILES, "-k", "plain and reaches_nothing and ipython_startup")),
     Mutant("fork_server_inherits_grader_environment", (
         ("autograder/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',
          "env = dict(os.environ)"),
-    ), (FILES, "-k", "command and contained and (secret or nbgrader_execution)")),
+    ), (FILES, "-k", "command and reaches_nothing and (secret or nbgrader_execution)")),
     Mutant("launch_request_carries_grader_environment", (
         ("autograder/kernels.py", 'env = allowed_environment(dict(kwargs.get("env") or os.environ))',
          'env = dict(kwargs.get("env") or os.environ)'),
-    ), (FILES, "-k", "command and contained and secret")),
+    ), (FILES, "-k", "command and reaches_nothing and secret")),
     Mutant("launch_request_kept_reachable", (
         ("autograder/forkserver.py", "    request.clear()\n    status.clear()\n",
          "    global _kept_request\n    _kept_request = request\n"),
-    ), (FILES, "-k", "command and contained and launch_request")),
+    ), (FILES, "-k", "command and reaches_nothing and launch_request")),
     Mutant("no_ipc_namespace", (
         ("autograder/sandbox.py", '(CLONE_NEWIPC, "IPC namespace"), ', ""),
-    ), (FILES, "-k", "command and contained and shm")),
+    ), (FILES, "-k", "command and reaches_nothing and shm")),
     Mutant("system_left_writable", (
         ("autograder/sandbox.py", '        _set_read_only("/", True, recursive=True)\n', ""),
-    ), (FILES, "-k", "command and contained and world_writable")),
+    ), (FILES, "-k", "command and reaches_nothing and world_writable")),
     Mutant("no_disk_quota", (
-        ("autograder/kernels.py", "                    _mount_room(folder, self.disk_mb, self.sandbox_uid)",
+        ("autograder/kernels.py", "                    mount_room(folder, self.disk_mb, self.sandbox_uid)",
          "                    pass"),
-    ), (FILES, "-k", "command and contained and disk_quota")),
+    ), (FILES, "-k", "command and reaches_nothing and disk_quota")),
     Mutant("cgroup_tree_visible", (
         ("autograder/kernels.py", '"cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],',
          '"cover": [],'),
-    ), (FILES, "-k", "command and contained and cgroups")),
+    ), (FILES, "-k", "command and reaches_nothing and cgroups")),
     Mutant("fork_server_folder_left_behind", (
         ("autograder/forkserver.py", "                    remove_folder(Path(self._dir))", "                    pass"),
     ), (FILES, "-k", "command and outlives")),

@@ -272,13 +272,13 @@ def attacks(targets: Targets) -> list[FileAttack]:
             _places, _scanned = _where(rb"AGSECRET_[0-9a-f]{{32}}",
                                        lambda m: _hashlib.sha256(m).hexdigest() == {digest!r})
         ''') + _marker("read_grader_secret",
-                       "('reached ' + ', '.join(_places)) if _places else f'blocked: found nowhere, {_scanned >> 20} MiB "
-                       "of memory scanned'")),
+                       "('reached ' + ', '.join(_places)) if _places else "
+                       "f'blocked: found nowhere, {_scanned >> 20} MiB of memory scanned'")),
         FileAttack("nbgrader_execution", ("stock", "engine"), "contained", code=_SEARCH + "\n" + dedent('''
             _places, _scanned = _where(rb"NBGRADER_EXECUTION=[a-z]+", lambda m: True)
         ''') + _marker("nbgrader_execution",
-                       "('reached ' + ', '.join(_places)) if _places else f'blocked: found nowhere, {_scanned >> 20} MiB "
-                       "of memory scanned'")),
+                       "('reached ' + ', '.join(_places)) if _places else "
+                       "f'blocked: found nowhere, {_scanned >> 20} MiB of memory scanned'")),
         FileAttack("launch_request", ("engine",), "contained", code=dedent('''
             import gc as _gc, sys as _sys
             def _is_request(value):
@@ -291,7 +291,8 @@ def attacks(targets: Targets) -> list[FileAttack]:
                     if any(_is_request(v) for v in dict(_frame.f_locals).values()):
                         _where_found.append(f"frame {_frame.f_code.co_name}")
                     _frames.append(_frame.f_back)
-        ''') + _marker("launch_request", "('reached ' + ', '.join(_where_found)) if _where_found else 'blocked: none'")),
+        ''') + _marker("launch_request",
+                       "('reached ' + ', '.join(_where_found)) if _where_found else 'blocked: none'")),
         FileAttack("shm_survives", ("stock", "engine"), "contained", code=_reach("shm_survives", f'''
             import ctypes
             _shmid = ctypes.CDLL(None, use_errno=True).shmget({targets.shm_key}, 1 << 20, 0o1000 | 0o666)
@@ -310,7 +311,8 @@ def attacks(targets: Targets) -> list[FileAttack]:
         FileAttack("disk_quota", ("stock", "engine"), "contained", code=dedent(f'''
             import os as _os
             _written, _problem = 0, None
-            _files = list(zip(["./quota.bin", "/tmp/{targets.token}.bin", "/dev/shm/{targets.token}.bin"], {QUOTA_MIB!r}))
+            _places = ["./quota.bin", "/tmp/{targets.token}.bin", "/dev/shm/{targets.token}.bin"]
+            _files = list(zip(_places, {QUOTA_MIB!r}))
             try:
                 for _path, _mib in _files:
                     with open(_path, "wb") as _handle:
@@ -631,7 +633,7 @@ def test_attack_from_the_kernel_reaches_nothing(defended, name):
     assert markers, outcome
     evidence = markers[0].split(":", 1)[1].strip()
     if name == "ipython_startup":
-        assert evidence == ("startup ran: no | profile in work folder: False | home holds the notebook: False"), evidence
+        assert evidence == "startup ran: no | profile in work folder: False | home holds the notebook: False", evidence
     elif name == "shm_survives":
         assert evidence == "reached" and not defended.shm_survived  # made inside the kernel, gone with it
     elif name == "world_writable_files":
@@ -681,7 +683,7 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
     """After a run is killed mid-way (kill -9 of the grader, its fork server and its kernels), does the next run
     remove the folders it left, and leave alone those of a live process and a young one of an older layout?"""
     reference = reference_solutions(ASSIGNMENT)
-    sleeper = SyntheticStudent("sleeps", "", {**reference, SEEDED: f"{reference[SEEDED]}\nimport time\ntime.sleep(120)"})
+    sleeper = SyntheticStudent("sleeps", "", {**reference, SEEDED: f"{reference[SEEDED]}\nimport time; time.sleep(120)"})
     write_cohort(ASSIGNMENT, [sleeper], tmp_path / "first" / "submitted")
     write_cohort(ASSIGNMENT, [SyntheticStudent("quick", "", reference)], tmp_path / "second" / "submitted")
     for run in ("first", "second"):
