@@ -18,6 +18,7 @@ exact scores and innocent look-alikes keep full marks with no flag. Every run is
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -103,6 +104,7 @@ class Targets:
         self.base.close()
 
 
+@functools.cache
 def world_writable_dirs() -> list[str]:
     """Every world-writable folder of this machine (``find / -xdev -type d -perm -0002``, plus /dev/shm and
     /dev/mqueue), without the test's own and other engineers' folders inside /tmp and /var/tmp."""
@@ -115,12 +117,9 @@ def world_writable_dirs() -> list[str]:
     return sorted(set(found) | set(extra))
 
 
-WRITABLE_DIRS = world_writable_dirs() if os.geteuid() == 0 else []
-
-
 def make_targets() -> Targets:
     """This run's targets, a decoy cgroup of a neighbouring kernel included."""
-    targets = Targets(redteam.make_targets(), writable_dirs=list(WRITABLE_DIRS))
+    targets = Targets(redteam.make_targets(), writable_dirs=world_writable_dirs())
     for controller in ("pids", "memory"):
         parent = Path("/sys/fs/cgroup", controller, "autograder")
         if parent.parent.is_dir():
