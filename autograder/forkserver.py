@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import gc
 import importlib
 import json
 import os
@@ -59,8 +58,7 @@ def _warm_up() -> None:
 
 def _become_kernel(connection: socket.socket) -> None:
     """In the forked child: read this kernel's request, contain this process, then run an ipykernel until shut down."""
-    kernel_args = _contain(connection)
-    gc.collect()  # what the request was made of is unreachable from here on
+    kernel_args = _contain(connection)  # the request dies with that call's frame (a plain dict: no cycle keeps it)
     _run_kernel(kernel_args)
 
 
