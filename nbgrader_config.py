@@ -32,6 +32,13 @@ c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIdsCleanly, OverwriteKernelspec, RestoreDeletedTestCells, SerializedOverwriteCells,
     CheckCellMetadata,
 ]
+# Submissions are data, never links: nbgrader's Autograde reads notebooks and copies submission folders through this
+# exporter, which refuses links, fifos, device files and oversized submissions before nbgrader copies anything.
+from autograder.submission_exporter import CheckedNotebookExporter  # noqa: E402
+
+c.Autograde.exporter_class = CheckedNotebookExporter
+# IPython/Jupyter settings folders in a submission are never copied next to the notebook.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".ipython", ".jupyter"]
 c.Autograde.autograde_preprocessors = [
     ContainedExecute, IgnorePattern, StderrDoesNotFail, ClearMetadataPreprocessor, LimitOutput,
     SerializedSaveAutoGrades, SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,
@@ -48,6 +55,9 @@ c.ContainedExecute.max_output_bytes = 200_000
 c.ContainedKernelManager.memory_mb = 3072
 c.ContainedKernelManager.max_processes = 64
 c.ContainedKernelManager.isolate_network = True
+c.ContainedKernelManager.disk_mb = 512  # everything one kernel may write: work folder, home, /tmp, /var/tmp, /dev/shm
+c.SubmissionFiles.max_files = 1000  # files and folders in one submission; more is refused unread
+c.SubmissionFiles.max_mb = 100  # all files of one submission together
 
 # Feedback shows each failed test's message but never the source of hidden tests (nbgrader #917).
 from autograder.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402

@@ -5,6 +5,11 @@ each child is forked from the same pristine state (no student code ever ran in t
 submission's containment (its own session, cgroups, rlimits, an empty network namespace), and becomes an ipykernel
 serving the connection file it was given.
 
+A clean room: the server starts from an allowlisted environment (no grader secret ever enters its memory, which
+every kernel inherits), forks *before* it reads a launch request (so no kernel's memory holds another's request),
+and the child drops its request before any student code runs. Its folder (``/tmp/autograder-forkserver-<owner>-*``)
+is removed when it stops, or by the next run when its owner was killed (:mod:`autograder.leftovers`).
+
 The server must never run a parallel torch operation before forking: GNU OpenMP does not survive fork.
 
 Run as ``python -m autograder.forkserver SOCKET_PATH --preload torch,numpy``; talk to it with :class:`ForkServer`.
@@ -28,8 +33,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from autograder.leftovers import owned_folder, remove_folder, remove_stale
+
 DEFAULT_PRELOAD = ("numpy", "torch", "ipykernel.kernelapp", "autograder.probe")
 _READY = "fork server ready"
+_UNIX_PATH_MAX = 107
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -48,12 +56,23 @@ def _warm_up() -> None:
             torch.zeros(1) + 1
 
 
-def _become_kernel(request: dict[str, Any]) -> None:
-    """In the forked child: contain this process, then run an ipykernel until it is shut down."""
+def _become_kernel(connection: socket.socket) -> None:
+    """In the forked child: read this kernel's request, contain this process, then run an ipykernel until shut down."""
+    kernel_args = _contain(connection)  # the request dies with that call's frame (a plain dict: no cycle keeps it)
+    _run_kernel(kernel_args)
+
+
+def _contain(connection: socket.socket) -> list[str]:
+    """Apply the request's containment; return only the kernel's arguments (the request dies with this frame)."""
     from autograder.sandbox import (
-        Limits, apply_rlimits, drop_privileges, install_audit_hook, isolate_filesystem, isolate_network,
+        Limits, apply_rlimits, drop_privileges, install_audit_hook, isolate_filesystem, isolate_ipc_and_cgroups,
+        isolate_network,
     )
 
+    server_cwd = os.getcwd()  # where the server runs: on its sys.path, so it must leave the kernel's
+    request = json.loads(_read_line(connection))
+    connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+    connection.close()
     os.setsid()
     for name in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(name, signal.SIG_DFL)
@@ -69,23 +88,28 @@ def _become_kernel(request: dict[str, Any]) -> None:
         reason = isolate_network()
         status["network"] = "isolated" if reason is None else f"not isolated: {reason}"
     log = os.open(request.get("log_path") or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    status_file = os.open(request.get("status_path") or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     if request.get("hide") is not None:
-        problems = isolate_filesystem(request["hide"], request.get("keep", []), request["staging"])
+        problems = isolate_ipc_and_cgroups()
+        status["ipc_and_cgroups"] = "private" if not problems else f"not private: {problems}"
+        problems = isolate_filesystem(request["hide"], request.get("keep", []), request["staging"],
+                                      scratch=request.get("scratch") or {}, writable=request.get("writable") or [],
+                                      cover=request.get("cover") or [])
         status["filesystem"] = "hidden" if not problems else f"partly hidden: {problems}"
     os.chdir(request.get("workdir") or request["cwd"])
     threads = int(request.get("threads", 1))
     os.environ.clear()
-    os.environ.update(_kernel_environment(request["env"], os.getcwd(), threads))
+    os.environ.update(_kernel_environment(request["env"], request.get("home") or os.getcwd(), threads))
     import torch
 
     torch.set_num_threads(threads)
     # Files the student submitted next to the notebook must not shadow installed packages.
-    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd(), request.get("server_cwd"))]
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd(), server_cwd)]
     apply_rlimits(limits)
     if request.get("uid") is not None:
         status["uid"] = request["uid"]
-    if request.get("status_path"):
-        Path(request["status_path"]).write_text(json.dumps(status))
+    os.write(status_file, json.dumps(status).encode())
+    os.close(status_file)
     if request.get("audit_module"):
         install_audit_hook(request["audit_module"], request.get("audit_roots") or [], request.get("keep") or [])
     if request.get("uid") is not None:
@@ -100,22 +124,47 @@ def _become_kernel(request: dict[str, Any]) -> None:
     os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    sys.argv = ["ipykernel_launcher", *request["kernel_args"]]
+    os.close(devnull)
+    os.close(log)
+    kernel_args = list(request["kernel_args"])
+    request.clear()
+    status.clear()
+    return kernel_args
+
+
+def _run_kernel(kernel_args: list[str]) -> None:
+    """Become an ipykernel serving ``kernel_args`` (``-f connection_file``) until it is shut down."""
+    sys.argv = ["ipykernel_launcher", *kernel_args]
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["--IPKernelApp.ignore_cwd=True", "--HistoryManager.hist_file=:memory:", *request["kernel_args"]])
+    app.initialize(["--IPKernelApp.ignore_cwd=True", "--HistoryManager.hist_file=:memory:", *kernel_args])
     app.start()
 
 
-_KERNEL_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "PYTHONHASHSEED", "MPLBACKEND")
+ALLOWED_ENVIRONMENT = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "PYTHONHASHSEED", "MPLBACKEND")
+"""The only variables of the grader's environment that reach a kernel (and ``LC_*``): no secret, no grading hint."""
+
+
+def allowed_environment(env: dict[str, str], extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """The allowlisted part of ``env`` (:data:`ALLOWED_ENVIRONMENT`, ``LC_*`` and ``extra``)."""
+    return {key: value for key, value in env.items()
+            if key in ALLOWED_ENVIRONMENT or key in extra or key.startswith("LC_")}
 
 
 def _kernel_environment(env: dict[str, str], home: str, threads: int) -> dict[str, str]:
-    """A clean environment: no grader settings, secrets or detection hints, only what a laptop would have."""
-    clean = {key: value for key, value in env.items() if key in _KERNEL_ENV or key.startswith("LC_")}
+    """A clean environment: no grader settings, secrets or detection hints, only what a laptop would have.
+
+    ``home`` is a fresh, empty folder of the kernel's own (never its work folder): IPython and Jupyter find no
+    profile, startup file or configuration there but what the kernel itself writes during this run.
+    """
+    clean = allowed_environment(env)
     clean.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    clean.update(HOME=home, OMP_NUM_THREADS=str(threads), MPLCONFIGDIR=os.path.join(home, ".matplotlib"))
+    clean.update(
+        HOME=home, OMP_NUM_THREADS=str(threads), MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
+        IPYTHONDIR=os.path.join(home, ".ipython"), JUPYTER_CONFIG_DIR=os.path.join(home, ".jupyter"),
+        JUPYTER_DATA_DIR=os.path.join(home, ".local", "share", "jupyter"),
+    )
     return clean
 
 
@@ -151,34 +200,43 @@ def _serve(socket_path: str, preload: list[str], parent: int) -> None:
     listener.bind(socket_path)
     os.chmod(socket_path, 0o600)
     listener.listen(64)
-    server_cwd = os.getcwd()
     print(_READY, flush=True)
     while True:
         connection, _ = listener.accept()
         with connection:
-            request = json.loads(_read_line(connection))
-            operation = request["op"]
+            operation = _read_operation(connection)
             if operation == "launch":
-                request["server_cwd"] = server_cwd
+                # Fork before reading the request: only the child that serves it ever holds it in memory.
                 pid = os.fork()
                 if pid == 0:
                     try:
                         listener.close()
-                        connection.close()
-                        _become_kernel(request)
+                        exit_codes.clear()
+                        _become_kernel(connection)
                     except BaseException:  # noqa: BLE001 - the child must never return into the server loop
                         traceback.print_exc()
                     finally:
                         os._exit(1)
-                reply: dict[str, Any] = {"pid": pid}
-            elif operation == "poll":
-                reply = {"returncode": exit_codes.get(request["pid"])}
+                continue  # the child answers with its pid itself
+            if operation == "poll":
+                reply: dict[str, Any] = {"returncode": exit_codes.get(json.loads(_read_line(connection))["pid"])}
             elif operation == "stop":
                 connection.sendall(b'{"stopped": true}\n')
                 return
             else:
                 reply = {"error": f"unknown operation {operation!r}"}
             connection.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def _read_operation(connection: socket.socket) -> str:
+    """The first line of a request (its operation), read byte by byte so that nothing after it is consumed."""
+    data = b""
+    while len(data) < 32:
+        byte = connection.recv(1)
+        if not byte or byte == b"\n":
+            break
+        data += byte
+    return data.decode(errors="replace")
 
 
 def _read_line(connection: socket.socket) -> str:
@@ -202,11 +260,13 @@ class ForkServerError(RuntimeError):
 class ForkServer:
     """Client of one fork server process, started on first use and stopped at exit."""
 
+    FOLDER_PREFIX = "autograder-forkserver-"
+
     def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD, start_timeout: float = 120.0) -> None:
         self.preload = preload
         self.start_timeout = start_timeout
-        self._dir = tempfile.mkdtemp(prefix="autograder-forkserver-")
-        self.socket_path = os.path.join(self._dir, "server.sock")
+        self._dir: str | None = None
+        self.socket_path = ""
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
@@ -215,9 +275,18 @@ class ForkServer:
         with self._lock:
             if self._process is not None and self._process.poll() is None:
                 return
-            env = dict(os.environ)
+            remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)
+            if self._dir is None or not os.path.isdir(self._dir):
+                parent = tempfile.gettempdir()
+                if len(parent) + 60 > _UNIX_PATH_MAX:  # a socket path must fit sun_path; /tmp always does
+                    parent = "/tmp"
+                self._dir = str(owned_folder(parent, self.FOLDER_PREFIX))
+            self.socket_path = os.path.join(self._dir, "server.sock")
+            if os.path.lexists(self.socket_path):  # left by a server of this process that died
+                os.unlink(self.socket_path)
+            env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))
             # Keep torch single-threaded in the server: a parallel op before fork hangs the children (OpenMP).
-            env["OMP_NUM_THREADS"] = "1"
+            env.update(OMP_NUM_THREADS="1", HOME=self._dir)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload),
                  "--parent", str(os.getpid())],
@@ -234,41 +303,61 @@ class ForkServer:
                 log = Path(self._dir, "server.log").read_text(errors="replace")[-2000:]
                 raise ForkServerError(f"the fork server did not start: {log}")
 
-    def _request(self, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    def _request(self, operation: str, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         self.start()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
             try:
                 connection.connect(self.socket_path)
-                connection.sendall(json.dumps(payload).encode() + b"\n")
+                connection.sendall(operation.encode() + b"\n" + json.dumps(payload).encode() + b"\n")
                 return json.loads(_read_line(connection))
             except (OSError, ValueError) as error:
-                raise ForkServerError(f"the fork server did not answer {payload['op']}: {error}") from error
+                raise ForkServerError(f"the fork server did not answer {operation}: {error}") from error
 
     def launch(self, **request: Any) -> int:
-        """Fork a contained kernel; return its pid (see :func:`_become_kernel` for the request fields)."""
-        return int(self._request({"op": "launch", **request})["pid"])
+        """Fork a contained kernel; return its pid (see :func:`_contain` for the request fields)."""
+        return int(self._request("launch", request)["pid"])
 
     def returncode(self, pid: int) -> int | None:
         """The exit code of a kernel the server forked, or None while it runs."""
-        return self._request({"op": "poll", "pid": pid})["returncode"]
+        return self._request("poll", {"pid": pid})["returncode"]
 
     def stop(self) -> None:
-        """Stop the server process."""
+        """Stop the server process and remove its folder."""
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                return
             try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                    connection.settimeout(5)
-                    connection.connect(self.socket_path)
-                    connection.sendall(b'{"op": "stop"}\n')
-                    _read_line(connection)
-                self._process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self._process.kill()
+                if self._process is not None and self._process.poll() is None:
+                    try:
+                        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                            connection.settimeout(5)
+                            connection.connect(self.socket_path)
+                            connection.sendall(b"stop\n")
+                            _read_line(connection)
+                        self._process.wait(timeout=5)
+                    except (OSError, subprocess.TimeoutExpired):
+                        self._process.kill()
+                        self._process.wait(timeout=5)
             finally:
                 self._process = None
+                if self._dir is not None:
+                    remove_folder(Path(self._dir))
+                    self._dir = None
+
+
+def _legacy_server_gone(folder: Path) -> bool:
+    """Whether a server folder of an older layout (no owner in its name) is stale: nothing listens on its socket.
+
+    Only the kernel's table of bound unix sockets is read (a connection would disturb a live server), and only
+    folders older than ten minutes are judged, so that a server still importing torch is never taken for dead.
+    """
+    try:
+        if time.time() - folder.stat().st_mtime < 600:
+            return False
+        listening = {line.split()[-1] for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+                     if len(line.split()) >= 8}
+    except OSError:
+        return False
+    return str(folder / "server.sock") not in listening
 
 
 _shared: ForkServer | None = None

@@ -51,6 +51,7 @@ from autograder.notebook import nbgrader_meta, read_notebook
 from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
 from autograder.terminal import printable
+from autograder.submission_files import RefusedSubmission, SubmissionFiles
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
 FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died", "forbidden_access",
@@ -165,9 +166,21 @@ class GradingRun:
         result.seconds = time.perf_counter() - start
         return result
 
+    @property
+    def files(self) -> SubmissionFiles:
+        """The caps on a submission's files (``c.SubmissionFiles`` in nbgrader_config.py)."""
+        return SubmissionFiles(config=self.config)
+
     def _grade_into(self, result: Result) -> None:
         assignment, student = result.assignment, result.student
         submitted = self.submitted / student / assignment
+        try:
+            # Before anything in it is read (even to fingerprint it): a link or a fifo is refused unread.
+            self.files.check(submitted, below=self.submitted)
+        except RefusedSubmission as refusal:
+            result.error = str(refusal)
+            self._forget(assignment, student)
+            return
         done_marker = self.autograded / student / assignment / FINGERPRINT_FILE
         expected = f"{fingerprint(submitted)}:{self.course_fingerprint(assignment)}"
         if self.changed_only and done_marker.exists() and done_marker.read_text() == expected:
@@ -187,7 +200,8 @@ class GradingRun:
         self, result: Result, submitted: Path, staged_root: Path, known: dict, done_marker: Path, expected: str
     ) -> None:
         assignment, student = result.assignment, result.student
-        intake: Intake = stage(submitted, staged_root / student / assignment, student, assignment, known)
+        intake: Intake = stage(submitted, staged_root / student / assignment, student, assignment, known, self.files,
+                               below=self.submitted)
         result.repairs = intake.repairs
         if intake.error:
             result.error = intake.error

@@ -3,7 +3,9 @@
 A submission that stock nbgrader would choke on is repaired where the student's work can still be graded (old
 nbformat, a file saved in cp949 by a Windows editor, cells whose nbgrader metadata lost its grade_id) and refused
 with a clear reason where it cannot (not a notebook at all). Files next to the notebook that would shadow a package
-the grader imports (a ``torch.py``) are not staged.
+the grader imports (a ``torch.py``) are not staged, nor are hidden files and IPython/Jupyter settings folders. A
+submission holding a link, a fifo, a device file, or more than the caps allow is refused before anything in it is
+read (:mod:`autograder.submission_files`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import copy
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +24,11 @@ from pathlib import Path
 import nbformat
 
 from autograder.notebook import nbgrader_meta
+from autograder.submission_files import RefusedSubmission, SubmissionFiles, read_regular
 
 _FALLBACK_ENCODINGS = ("utf-8-sig", "cp949", "euc-kr", "latin-1")
+PROFILE_FOLDERS = frozenset({".ipython", ".jupyter"})
+"""Settings folders that would configure the kernel if they reached its home: never staged."""
 
 
 @dataclass
@@ -51,9 +58,12 @@ def _module_name(path: Path) -> str | None:
     return None
 
 
-def read_submission(path: Path, repairs: list[str]) -> nbformat.NotebookNode:
-    """Decode, parse and upgrade a submitted notebook; raise ValueError with a clear reason if impossible."""
-    raw = path.read_bytes()
+def read_submission(path: Path, repairs: list[str], max_bytes: int = 100 << 20) -> nbformat.NotebookNode:
+    """Decode, parse and upgrade a submitted notebook; raise ValueError with a clear reason if impossible.
+
+    The notebook must be a regular file (never a link) of at most ``max_bytes`` (else RefusedSubmission).
+    """
+    raw = read_regular(path, max_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -117,40 +127,69 @@ def repair_metadata(nb: nbformat.NotebookNode, released: dict[str, dict], repair
 
 
 def stage(
-    submitted: Path, staged: Path, student: str, assignment: str, source_notebooks: dict[str, dict[str, dict]]
+    submitted: Path, staged: Path, student: str, assignment: str, source_notebooks: dict[str, dict[str, dict]],
+    files: SubmissionFiles | None = None, below: Path | None = None,
 ) -> Intake:
     """Copy ``submitted`` to ``staged`` with every notebook read defensively; report repairs or the fatal error.
 
-    ``source_notebooks`` maps each notebook name of the assignment to {grade_id: released nbgrader metadata}.
+    ``source_notebooks`` maps each notebook name of the assignment to {grade_id: released nbgrader metadata};
+    ``files`` holds the caps; ``below`` is the trusted folder above the student's (``submitted/``): no folder
+    between it and ``submitted`` may be a link.
     """
+    files = files or SubmissionFiles()
     intake = Intake(student, assignment)
     if staged.exists():
         shutil.rmtree(staged)
-    staged.mkdir(parents=True)
-    for path in sorted(submitted.iterdir()):
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        files.check(submitted, below=below)
+    except RefusedSubmission as refusal:
+        intake.error = str(refusal)
+        return intake
+    notebooks, skip = [], set()
+    for name in sorted(os.listdir(submitted)):
+        path = submitted / name
         if path.suffix == ".ipynb" and path.stem in source_notebooks:
-            try:
-                nb = read_submission(path, intake.repairs)
-            except (ValueError, OSError) as error:
-                intake.error = str(error)
-                return intake
+            notebooks.append(path)
+            skip.add(name)
+        elif name.startswith("."):
+            skip.add(name)
+            if name in PROFILE_FOLDERS:
+                intake.repairs.append(f"{name} (IPython/Jupyter settings) was not copied: a submission never "
+                                      "configures its kernel")
+        elif _module_name(path) in SHADOWABLE:
+            skip.add(name)
+            intake.repairs.append(f"{name} would shadow the installed module {_module_name(path)!r}; not copied")
+    try:
+        files.copy(submitted, staged, below=below, skip=skip)
+        for path in notebooks:
+            nb = read_submission(path, intake.repairs, files.max_mb << 20)
             repair_metadata(nb, source_notebooks[path.stem], intake.repairs)
             nbformat.write(nb, str(staged / path.name))
-        elif path.name.startswith("."):
-            continue
-        elif _module_name(path) in SHADOWABLE:
-            intake.repairs.append(f"{path.name} would shadow the installed module {_module_name(path)!r}; not copied")
-        elif path.is_dir():
-            shutil.copytree(path, staged / path.name, symlinks=False, ignore_dangling_symlinks=True)
-        elif path.is_file():
-            shutil.copy2(path, staged / path.name)
+    except (RefusedSubmission, ValueError, OSError) as error:
+        intake.error = str(error)
     return intake
 
 
 def fingerprint(folder: Path) -> str:
-    """A hash of every file under ``folder`` (names and bytes): grading is redone only when it changes."""
+    """A hash of every file under ``folder`` (names and bytes): grading is redone only when it changes.
+
+    Links and special files are hashed by name and kind only, never followed or read.
+    """
+    found = []
+    for directory, folders, names in os.walk(folder):
+        for name in names + [f for f in folders if os.path.islink(os.path.join(directory, f))]:
+            found.append(Path(directory, name).relative_to(folder))
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
+    for relative in sorted(found):
+        path = folder / relative
+        mode = os.lstat(path).st_mode
+        digest.update(str(relative).encode(errors="surrogateescape"))
+        if not stat.S_ISREG(mode):
+            digest.update(f"<not a regular file: {stat.S_IFMT(mode)}>".encode())
+            continue
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
     return digest.hexdigest()

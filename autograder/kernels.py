@@ -3,11 +3,19 @@
 nbgrader's Execute preprocessor uses it through :class:`autograder.execute.ContainedExecute`, so plain
 ``nbgrader autograde`` and ``python -m autograder.grade`` start kernels the same way. Where the fork server cannot
 be used (not Linux, or ``use_fork_server = False``), kernels start the ordinary way, with timeouts only.
+
+Each kernel gets a folder of its own inside its grading process's run folder
+(``/run/jupyter-kernels/autograder-kernels-<pid>-<start>/k-<id>``). As root that folder is a tmpfs whose size is
+the kernel's disk quota: its work folder (a copy of the submission that never follows a link), its home, its
+private /tmp, /var/tmp and /dev/shm, its log and its sockets all live there, so one cap holds for everything the
+kernel can write. The folder is unmounted and removed when the kernel is cleaned up; a run folder whose grading
+process is gone (kill -9) is removed by the next run (:mod:`autograder.leftovers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -28,8 +36,10 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode
 
-from autograder.forkserver import ForkServer, shared_fork_server
-from autograder.sandbox import Limits, ProcessTree
+from autograder.forkserver import ForkServer, allowed_environment, shared_fork_server
+from autograder.leftovers import owned_folder, remove_folder, remove_stale
+from autograder.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree, mount_room
+from autograder.submission_files import SubmissionFiles
 
 
 _live_managers: "weakref.WeakSet[ContainedKernelManager]" = weakref.WeakSet()
@@ -93,7 +103,8 @@ class ForkServerProvisioner(LocalProvisioner):
         """Fork a contained kernel serving this manager's connection file."""
         manager: ContainedKernelManager = self.parent  # type: ignore[assignment]
         server = shared_fork_server()
-        env = dict(kwargs.get("env") or os.environ)
+        # Only the allowlist leaves the grader: no secret or grading hint is ever sent to (or kept in) a kernel.
+        env = allowed_environment(dict(kwargs.get("env") or os.environ))
         request = {
             "kernel_args": ["-f", manager.connection_file],
             "cwd": str(kwargs.get("cwd") or os.getcwd()),
@@ -174,6 +185,10 @@ class ContainedKernelManager(AsyncKernelManager):
         config=True
     )
     max_file_mb = Integer(256, help="Largest file a kernel may write, in MiB.").tag(config=True)
+    disk_mb = Integer(
+        512, help="Everything one kernel may write, in MiB, all places together: its work folder, home, /tmp, /var/tmp "
+        "and /dev/shm share one tmpfs of this size (as root; the submission's copy counts too)."
+    ).tag(config=True)
     isolate_network = Bool(True, help="Run kernels in an empty network namespace (needs root or user namespaces).").tag(
         config=True
     )
@@ -208,19 +223,27 @@ class ContainedKernelManager(AsyncKernelManager):
             kernels_root.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0:
                 kernels_root.chmod(0o711)  # kernels may pass through, never list their neighbours
-            folder = kernels_root / f"k-{self.kernel_id}"
-            folder.mkdir(parents=True, exist_ok=True)
-            folder.chmod(0o700)
+            run = _run_folder(kernels_root)
+            folder = run / f"k-{self.kernel_id}"
+            remove_folder(folder)
+            folder.mkdir(mode=0o700)
             self.folder = folder
-            # Written by the grader side only: root-owned, outside the kernel's own folder.
-            self.status_path = str(kernels_root / f"k-{self.kernel_id}.status.json")
-            self.log_path = str(kernels_root / f"k-{self.kernel_id}.log")
-            self.connection_file = str(folder / "connection.json")
             self.sandbox_uid = _allocate_uid(self.first_sandbox_uid, kernels_root) if self._isolating() else None
+            self.room_problem = None
+            if self.sandbox_uid is not None:
+                # The kernel's room: one tmpfs for everything it may write, so one size caps all of it.
+                try:
+                    mount_room(folder, self.disk_mb, self.sandbox_uid)
+                except OSError as error:
+                    self.room_problem = str(error)
+            # Written by the grader side only: root-owned, outside the kernel's own folder.
+            self.status_path = str(run / f"k-{self.kernel_id}.status.json")
+            self.log_path = str(folder / "kernel.log")
+            self.connection_file = str(folder / "connection.json")
             if self.isolate_network:
                 # Unix sockets still connect across network namespaces; TCP on loopback would not.
                 self.transport = "ipc"
-                self.ip = str(folder / "kernel")
+                self.ip = str(folder / "k")
             self.tree = ProcessTree(f"kernel-{self.kernel_id}", self.limits())
             self.tree.create()
             _live_managers.add(self)
@@ -234,10 +257,15 @@ class ContainedKernelManager(AsyncKernelManager):
         """What the kernel reported about its containment (network namespace), plus the cgroups used."""
         status: dict[str, Any] = {}
         if getattr(self, "status_path", None) and os.path.exists(self.status_path):
-            status = json.loads(Path(self.status_path).read_text())
+            try:
+                status = json.loads(Path(self.status_path).read_text())
+            except ValueError:  # the kernel died while it was being contained, before it could report
+                status = {"containment": "not reported"}
         if getattr(self, "tree", None) is not None:
             status["cgroups"] = self.tree.report.applied
             status["skipped"] = self.tree.report.skipped
+            if getattr(self, "room_problem", None):
+                status["skipped"] = {**status["skipped"], "disk quota": self.room_problem}
         return status
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -251,11 +279,17 @@ class ContainedKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources
 
     def isolation_request(self, cwd: str) -> dict[str, Any]:
-        """The fork-server fields that hide the filesystem and drop privileges, with a copy of ``cwd`` as workdir."""
-        work = self.folder / "work"
-        if work.exists():
-            shutil.rmtree(work)
-        shutil.copytree(cwd, work, symlinks=False, ignore_dangling_symlinks=True)
+        """The fork-server fields that hide the filesystem and drop privileges, with a copy of ``cwd`` as workdir.
+
+        The copy never follows a link and must fit the disk quota. The kernel's home is a fresh folder of its own,
+        never the work folder: IPython and Jupyter settings a submission carries are never read.
+        """
+        work, home = self.folder / "work", self.folder / "home"
+        for path in (work, home):
+            remove_folder(path)
+        SubmissionFiles(parent=self).copy(Path(cwd), work, max_files=None, max_bytes=self.disk_mb << 20,
+                                          owner=self.sandbox_uid)
+        home.mkdir(mode=0o700)
         self.audit_module = f"_nbaudit_{os.urandom(6).hex()}"
         hide = hidden_paths(cwd, list(self.hidden_paths))
         from autograder.course import REPO_ROOT
@@ -263,15 +297,25 @@ class ContainedKernelManager(AsyncKernelManager):
         # Reaching for anything in the course folder is recorded, also where nothing is mounted over it.
         audit_roots = sorted({*hide, str(REPO_ROOT)})
         if self.sandbox_uid is None:
-            return {"workdir": str(work), "audit_module": self.audit_module, "audit_roots": audit_roots,
-                    "hide": None, "keep": kept_paths()}
-        for path in [self.folder, *self.folder.rglob("*")]:
-            os.lchown(path, self.sandbox_uid, self.sandbox_uid)
+            return {"workdir": str(work), "home": str(home), "audit_module": self.audit_module,
+                    "audit_roots": audit_roots, "hide": None, "keep": kept_paths()}
+        scratch = {}
+        for mount in SCRATCH_MOUNTS:
+            inside = self.folder / mount.strip("/").replace("/", "_")
+            inside.mkdir(mode=0o1777)
+            inside.chmod(0o1777)
+            scratch[mount] = str(inside)
+        for path in [self.folder, *self.folder.iterdir()]:
+            if path.name != "kernel.log":
+                os.lchown(path, self.sandbox_uid, self.sandbox_uid)
         staging = self.folder.parent / f"k-{self.kernel_id}.staging"
         staging.mkdir(mode=0o700, exist_ok=True)
         return {
-            "workdir": str(work), "uid": self.sandbox_uid, "staging": str(staging), "audit_module": self.audit_module,
-            "hide": hide, "keep": kept_paths(), "audit_roots": audit_roots,
+            "workdir": str(work), "home": str(home), "uid": self.sandbox_uid, "staging": str(staging),
+            "audit_module": self.audit_module, "hide": hide, "keep": kept_paths(), "audit_roots": audit_roots,
+            "scratch": scratch, "writable": [str(self.folder)],
+            # Other kernels' cgroups (and so their names and status) are no business of this one.
+            "cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],
         }
 
     def kill_process_tree(self) -> int:
@@ -285,14 +329,30 @@ class ContainedKernelManager(AsyncKernelManager):
         self.processes_killed = getattr(self, "processes_killed", 0) + killed
         folder = getattr(self, "folder", None)
         if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_folder(folder)
             shutil.rmtree(folder.parent / f"k-{self.kernel_id}.staging", ignore_errors=True)
-            for leftover in (self.status_path, self.log_path):
-                Path(leftover).unlink(missing_ok=True)
+            Path(self.status_path).unlink(missing_ok=True)
         if getattr(self, "sandbox_uid", None) is not None:
             _release_uid(self.sandbox_uid)
             self.sandbox_uid = None
         return killed
+
+
+_RUN_PREFIX = "autograder-kernels-"
+_runs: dict[Path, Path] = {}
+_runs_lock = threading.Lock()
+
+
+def _run_folder(kernels_root: Path) -> Path:
+    """This process's folder for its kernels in ``kernels_root``, made on first use (stale ones removed then)."""
+    with _runs_lock:
+        if kernels_root not in _runs:
+            remove_stale(kernels_root, _RUN_PREFIX)
+            run = owned_folder(kernels_root, _RUN_PREFIX, unique=False)
+            run.chmod(0o711)
+            _runs[kernels_root] = run
+            atexit.register(remove_folder, run)
+        return _runs[kernels_root]
 
 
 _uid_locks: dict[int, int] = {}

@@ -2,8 +2,9 @@
 
 Every layer is applied where this machine allows it and skipped (with the reason recorded) where it does not:
 rlimits always on Linux; a network namespace when ``unshare(CLONE_NEWNET)`` is permitted (root, or unprivileged
-user namespaces); a cgroup (pids + memory) when the cgroup filesystem is writable. The kernel manager reports which
-layers were active, so a deployment can see what it gets.
+user namespaces); a cgroup (pids + memory) when the cgroup filesystem is writable; as root, a clean room (mount,
+IPC and cgroup namespaces, a read-only system with private scratch folders in a size-capped tmpfs, an unprivileged
+uid). The kernel manager reports which layers were active, so a deployment can see what it gets.
 """
 
 from __future__ import annotations
@@ -168,11 +169,18 @@ def _session_of(pid: int) -> int | None:
 # Filesystem and privileges (applied in the forked kernel, as root, before it runs any student code)
 # ----------------------------------------------------------------------------------------------------------------
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWIPC = 0x00020000, 0x02000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 4096, 8192, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 SCRATCH_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm")
+"""World-writable scratch folders every kernel gets a private copy of (inside its disk quota)."""
+_SYS_MOUNT_SETATTR, _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
 
 
 def _libc() -> ctypes.CDLL:
@@ -187,8 +195,25 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
 
 
-def _cover(path: str, keep: list[str], staging: str, *, writable: bool = False) -> None:
-    """Cover ``path`` with an empty tmpfs (read-only unless ``writable``), re-exposing ``keep`` paths beneath it.
+def _set_read_only(path: str, read_only: bool, *, recursive: bool) -> None:
+    """Make the mount at ``path`` (and every mount below it when ``recursive``) read-only, or writable again."""
+    attr = _MountAttr(_MOUNT_ATTR_RDONLY if read_only else 0, 0 if read_only else _MOUNT_ATTR_RDONLY, 0, 0)
+    flags = _AT_RECURSIVE if recursive else 0
+    libc = _libc()
+    if libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, path.encode(), flags, ctypes.byref(attr), ctypes.sizeof(attr)) == 0:
+        return
+    if ctypes.get_errno() != 38:  # ENOSYS: a kernel older than 5.12; remount one mount at a time instead
+        raise OSError(ctypes.get_errno(), f"mount_setattr {path}: {os.strerror(ctypes.get_errno())}")
+    points = [path]
+    if recursive:
+        points += [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                   if line.split()[4].startswith(path.rstrip("/") + "/")]
+    for point in points:
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0))
+
+
+def _cover(path: str, keep: list[str], staging: str, *, source: str | None = None) -> None:
+    """Cover ``path`` with an empty read-only tmpfs, or with a bind of ``source``, re-exposing ``keep`` paths beneath.
 
     Kept paths (the Python installation, which may live under /tmp or a home folder) stay visible, read-only.
     """
@@ -199,29 +224,58 @@ def _cover(path: str, keep: list[str], staging: str, *, writable: bool = False) 
         os.makedirs(spot, exist_ok=True)
         _mount(kept, spot, None, MS_BIND | MS_REC)
         parked.append((spot, kept))
-    options = "size=512m,mode=1777" if writable else "size=64k,mode=755"
-    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    options = "size=64k,mode=755"
+    if source is None:
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    else:
+        _mount(source, path, None, MS_BIND)
     for spot, kept in parked:
         os.makedirs(kept, exist_ok=True)
         _mount(spot, kept, None, MS_MOVE)
         _mount(None, kept, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC)
-    if not writable:
+    if source is None:
         _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, options)
 
 
-def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[str]:
-    """In a new mount namespace: hide instructor paths, give private scratch mounts, hide other processes.
+def mount_room(folder: Path, size_mb: int, uid: int) -> None:
+    """Mount a tmpfs of ``size_mb`` MiB at ``folder``, owned by ``uid``: everything one kernel may write.
+
+    Mounted by the grader in its own namespace, so that the kernel's sockets there stay reachable from the grader.
+    """
+    _mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=0700,uid={uid},gid={uid}")
+
+
+def isolate_ipc_and_cgroups() -> list[str]:
+    """Enter a new IPC namespace (SysV shared memory, semaphores and message queues die with the kernel) and a new
+    cgroup namespace (``/proc/self/cgroup`` names no kernel); return what could not be done."""
+    libc = _libc()
+    problems = []
+    for flag, name in [(CLONE_NEWIPC, "IPC namespace"), (CLONE_NEWCGROUP, "cgroup namespace")]:
+        if libc.unshare(flag) != 0:
+            problems.append(f"{name}: {os.strerror(ctypes.get_errno())}")
+    return problems
+
+
+def isolate_filesystem(
+    hide: list[str], keep: list[str], staging: str, *, scratch: dict[str, str] | None = None,
+    writable: list[str] | None = None, cover: list[str] | None = None,
+) -> list[str]:
+    """In a new mount namespace: hide instructor paths, give private scratch mounts, make the rest read-only.
 
     ``hide`` are files or directories the kernel must not see (the course root's contents, other students'
-    submissions, the gradebook, root's home); ``keep`` are paths beneath them it still needs (the Python
-    installation). Returns what could not be done.
+    submissions, the gradebook, root's home); ``cover`` are system folders it has no business reading (the cgroup
+    tree of every kernel); ``keep`` are paths beneath them it still needs (the Python installation). ``scratch``
+    maps each world-writable scratch folder (/tmp, /var/tmp, /dev/shm) to a folder inside the kernel's own room,
+    the tmpfs whose size is its disk quota; ``writable`` are the mounts that stay writable (that room). Everything
+    else, every other world-writable folder included (/run/lock, /dev/mqueue...), becomes read-only. Returns what
+    could not be done.
     """
     problems: list[str] = []
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         return [f"mount namespace: {os.strerror(ctypes.get_errno())}"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for path in sorted(set(hide), key=len):
+    for path in sorted(set(hide) | set(cover or []), key=len):
         try:
             if os.path.isdir(path) and not os.path.islink(path):
                 _cover(path, keep, staging)
@@ -230,12 +284,21 @@ def isolate_filesystem(hide: list[str], keep: list[str], staging: str) -> list[s
                 _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         except OSError as error:
             problems.append(str(error))
-    for path in SCRATCH_MOUNTS:
+    for path, source in (scratch or {}).items():
         try:
             if os.path.isdir(path):
-                _cover(path, keep, staging, writable=True)
+                _cover(path, keep, staging, source=source)
         except OSError as error:
             problems.append(str(error))
+    try:
+        for path in writable or []:
+            if not os.path.ismount(path):  # a mount of its own, so that it alone can stay writable
+                _mount(path, path, None, MS_BIND)
+        _set_read_only("/", True, recursive=True)
+        for path in [*(writable or []), *[p for p in (scratch or {}) if os.path.isdir(p)]]:
+            _set_read_only(path, False, recursive=False)
+    except OSError as error:
+        problems.append(str(error))
     try:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV, "hidepid=2")
     except OSError as error:

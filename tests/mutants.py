@@ -35,6 +35,7 @@ class Mutant:
 
 RED_TEAM = "tests/test_red_team.py"
 OUTPUTS = "tests/test_red_team_outputs.py"
+FILES = "tests/test_red_team_files.py"
 COMMAND_ATTACKS = (RED_TEAM, "-k", "command and buys_nothing")
 
 MUTANTS = [
@@ -154,7 +155,87 @@ MUTANTS = [
         ("autograder/grade.py", '            lines.append(f"  FIXED  {who}: {printable(repair)}")',
          '            lines.append(f"  FIXED  {who}: {repair}")'),
     ), (OUTPUTS, "-k", "command and file_name_with_escape_codes")),
+    # --- files and clean room (issue 8)
+    Mutant("links_are_followed", (
+        ("autograder/submission_files.py", "_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC",
+         "_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC"),
+        ("autograder/submission_files.py", "            mode = os.stat(name, dir_fd=source_dir, follow_symlinks=False).st_mode",
+         "            mode = os.stat(name, dir_fd=source_dir, follow_symlinks=True).st_mode"),
+        ("autograder/submission_files.py", "    mode = os.lstat(path).st_mode\n", "    mode = os.stat(path).st_mode\n"),
+    ), (FILES, "-k", "command and refused and link")),
+    Mutant("plain_nbgrader_copies_unchecked", (
+        ("autograder/submission_exporter.py",
+         "            converter.init_assignment = self._checked(converter, converter.init_assignment)", "            pass"),
+    ), (FILES, "-k", "plain and refused and link")),
+    Mutant("notebook_read_through_links", (
+        ("autograder/submission_exporter.py", "        data = read_regular(Path(filename), self.files.max_mb << 20)",
+         "        data = Path(filename).read_bytes()"),
+    ), ("tests/test_submission_files.py", "-k", "exporter")),
+    Mutant("special_files_skipped_not_refused", (
+        ("autograder/submission_files.py", "            else:\n                raise _refuse_kind(relative, mode)",
+         "            else:\n                continue"),
+    ), (FILES, "-k", "command and refused and (fifo or device)")),
+    Mutant("no_file_count_cap", (
+        ("autograder/submission_files.py", "if max_files is not None and tally.entries > max_files:", "if False:"),
+    ), (FILES, "-k", "command and refused and many_files")),
+    Mutant("no_size_cap", (
+        ("autograder/submission_files.py", "        if info.st_size > budget:", "        if False:"),
+        ("autograder/submission_files.py", "                if copied > budget:", "                if False:"),
+    ), (FILES, "-k", "command and refused and huge")),
+    Mutant("kernel_home_is_its_work_folder", (
+        ("autograder/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
+    ), (FILES, "-k", "command and reaches_nothing and ipython_startup")),
+    Mutant("profile_folders_copied_by_nbgrader", (
+        ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter"]', '"feedback"]'),
+    ), (FILES, "-k", "plain and reaches_nothing and ipython_startup")),
+    Mutant("fork_server_inherits_grader_environment", (
+        ("autograder/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',
+         "env = dict(os.environ)"),
+    ), (FILES, "-k", "command and reaches_nothing and (secret or nbgrader_execution)")),
+    Mutant("launch_request_carries_grader_environment", (
+        ("autograder/kernels.py", 'env = allowed_environment(dict(kwargs.get("env") or os.environ))',
+         'env = dict(kwargs.get("env") or os.environ)'),
+    ), ("tests/test_clean_room.py", "-k", "launch_request")),
+    Mutant("launch_request_kept_reachable", (
+        ("autograder/forkserver.py", "    request.clear()\n    status.clear()\n",
+         "    global _kept_request\n    _kept_request = request\n"),
+    ), (FILES, "-k", "command and reaches_nothing and launch_request")),
+    Mutant("no_ipc_namespace", (
+        ("autograder/sandbox.py", '(CLONE_NEWIPC, "IPC namespace"), ', ""),
+    ), (FILES, "-k", "command and reaches_nothing and shm")),
+    Mutant("system_left_writable", (
+        ("autograder/sandbox.py", '        _set_read_only("/", True, recursive=True)\n', ""),
+    ), (FILES, "-k", "command and reaches_nothing and world_writable")),
+    Mutant("no_disk_quota", (
+        ("autograder/kernels.py", "                    mount_room(folder, self.disk_mb, self.sandbox_uid)",
+         "                    pass"),
+    ), (FILES, "-k", "command and reaches_nothing and disk_quota")),
+    Mutant("cgroup_tree_visible", (
+        ("autograder/kernels.py", '"cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],',
+         '"cover": [],'),
+    ), (FILES, "-k", "command and reaches_nothing and cgroups")),
+    Mutant("fork_server_folder_left_behind", (
+        ("autograder/forkserver.py", "                    remove_folder(Path(self._dir))", "                    pass"),
+    ), (FILES, "-k", "command and outlives")),
+    Mutant("kernel_run_folder_left_behind", (
+        ("autograder/kernels.py", "            atexit.register(remove_folder, run)\n", ""),
+    ), (FILES, "-k", "command and outlives")),
+    Mutant("stale_server_folders_kept", (
+        ("autograder/forkserver.py", "            remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)\n",
+         ""),
+    ), (FILES, "-k", "killed_run")),
+    Mutant("stale_kernel_folders_kept", (
+        ("autograder/kernels.py", "            remove_stale(kernels_root, _RUN_PREFIX)\n", ""),
+    ), (FILES, "-k", "killed_run")),
 ]
+
+ENGINE_CONTROL = (
+    "kernel_home_is_its_work_folder", "profile_folders_copied_by_nbgrader", "fork_server_inherits_grader_environment",
+    "launch_request_carries_grader_environment", "launch_request_kept_reachable", "no_ipc_namespace",
+    "system_left_writable", "no_disk_quota", "cgroup_tree_visible",
+)
+"""Every clean-room layer of a kernel switched off at once: the control run of tests/test_red_team_files.py for attacks
+that only this engine's own layers meet (the engine as it was before issue 8)."""
 
 
 def scratch_copy(destination: Path) -> None:
