@@ -278,7 +278,7 @@ class ContainedExecute(Execute):
         self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"
         folder = getattr(self.km, "folder", None)
         scratch = None if folder is not None else tempfile.mkdtemp(prefix="autograder-judge-")
-        path = os.path.join(str(folder or scratch), f"judge-{os.urandom(4).hex()}.sock")
+        path = os.path.join(str(folder or scratch), f"j{os.urandom(2).hex()}")  # AF_UNIX paths: 107 bytes at most
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(path)
