@@ -319,9 +319,9 @@ class ContainedKernelManager(AsyncKernelManager):
         }
 
     def processes_besides_kernel(self) -> int:
-        """How many processes of this kernel's tree run now, the kernel itself not counted."""
+        """How many processes the student left running in this kernel's tree now (:meth:`ProcessTree.strays`)."""
         tree = getattr(self, "tree", None)
-        return len(tree.members() - {tree.root_pid}) if tree is not None else 0
+        return len(tree.strays()) if tree is not None else 0
 
     def kill_process_tree(self) -> int:
         """Kill every process the kernel left behind (idempotent); return how many were still running."""

@@ -125,13 +125,19 @@ class ProcessTree:
         pids.discard(os.getpid())
         return pids
 
+    def strays(self) -> set[int]:
+        """The members a student started and left running: not the kernel, not Python's own multiprocessing helpers."""
+        return {pid for pid in self.members() - {self.root_pid} if not _is_python_helper(pid)}
+
     def kill(self) -> int:
-        """SIGKILL every member until none is left (bounded); return how many were killed besides the kernel itself."""
+        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""
         killed = set()
+        helpers = set()
         for _ in range(50):
             members = self.members()
             if not members:
                 break
+            helpers.update(pid for pid in members - killed if _is_python_helper(pid))
             for pid in members:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -140,7 +146,7 @@ class ProcessTree:
                     pass
             time.sleep(0.02)
         killed.discard(self.root_pid)
-        return len(killed)
+        return len(killed - helpers)
 
     def process_cap_hits(self) -> int:
         """How many times a process of the tree was refused a new process by the pids cgroup's cap."""
@@ -161,6 +167,22 @@ class ProcessTree:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+_PYTHON_HELPERS = ("from multiprocessing.resource_tracker import main", "from multiprocessing.forkserver import main")
+"""Command lines of the helper processes Python's multiprocessing starts on its own (shared memory, semaphores and
+the forkserver start method) and keeps until the kernel ends: honest code leaves them, so they are not strays."""
+
+
+def _is_python_helper(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            arguments = handle.read().split(b"\0")
+    except OSError:
+        return False
+    # ``python [interpreter flags] -c "<command>"``, as multiprocessing.util.spawnv_passfds starts them.
+    return any(flag == b"-c" and command.decode(errors="replace").startswith(_PYTHON_HELPERS)
+               for flag, command in zip(arguments[1:], arguments[2:]))
 
 
 def _is_zombie(pid: int) -> bool:

@@ -197,7 +197,7 @@ MUTANTS = [
         ("autograder/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
     ), (FILES, "-k", "command and reaches_nothing and ipython_startup")),
     Mutant("profile_folders_copied_by_nbgrader", (
-        ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter"]', '"feedback"]'),
+        ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter",', '"feedback",'),
     ), (FILES, "-k", "plain and reaches_nothing and ipython_startup")),
     Mutant("fork_server_inherits_grader_environment", (
         ("autograder/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',
