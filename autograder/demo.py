@@ -56,7 +56,7 @@ def autograde_stock(
 
 
 def grade_fast(assignment: str, workdir: Path, *extra: str, progress: bool = True) -> subprocess.CompletedProcess:
-    """Grade every submission of ``assignment`` with ``python -m autograder.grade`` (parallel, contained)."""
+    """Grade every submission of ``assignment`` with ``python -m autograder grade`` (parallel, contained)."""
     command = [
         sys.executable, "-m", "autograder.grade", assignment, "--root", str(REPO_ROOT),
         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         cohort = demo_cohort(assignment)
         write_cohort(assignment, cohort, workdir / "submitted")
         register_assignment(assignment, workdir)
-        print(f"[{assignment}] grading {len(cohort)} synthetic students with `python -m autograder.grade` ...",
+        print(f"[{assignment}] grading {len(cohort)} synthetic students with `python -m autograder grade` ...",
               flush=True)
         start = time.perf_counter()
         grade_fast(assignment, workdir)

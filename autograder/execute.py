@@ -30,8 +30,9 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.cells import is_test_cell, strip_hidden_tests
 from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
-from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, strip_hidden_tests, verdict
+from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
 
 TAMPERED = (
@@ -154,7 +155,7 @@ class ContainedExecute(Execute):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
         if self._tampered:
             # Nothing more can be earned once grading was tampered with; stop spending time on the kernel.
-            if self._is_test_cell(cell):
+            if is_test_cell(cell):
                 cell.outputs = [error_output("GradingIntegrityError", TAMPERED.format(names="앞에서 보고한 항목"))]
             return cell, self.resources
         if remaining <= 1:
@@ -201,7 +202,7 @@ class ContainedExecute(Execute):
             self._incidents.append({"kind": "oversized_message", "cell": grade_id, "detail": "while the cell ran"})
         if not any(output.get("output_type") == "error" for output in cell.outputs):
             self._succeeded.append(index)
-        if directives(cell.source) or self._is_test_cell(cell):
+        if directives(cell.source) or is_test_cell(cell):
             self._judge_cell(cell, grade_id)
         else:
             for output in cell.outputs:
@@ -224,11 +225,6 @@ class ContainedExecute(Execute):
         self._restart_and_replay()
 
     # -- the judge --------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _is_test_cell(cell: NotebookNode) -> bool:
-        meta = cell.metadata.get("nbgrader", {})
-        return bool(meta.get("grade")) and not meta.get("solution")
 
     def _judge_cell(self, cell: NotebookNode, grade_id: str) -> None:
         """Check for tampering, then reach the hidden tests' verdict outside the kernel; a failure becomes an error."""

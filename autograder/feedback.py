@@ -19,8 +19,8 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
+from autograder.cells import strip_hidden_tests
 from autograder.inert import InertNotebook
-from autograder.judge import strip_hidden_tests
 
 
 def error_line(output: NotebookNode) -> str:

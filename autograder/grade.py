@@ -2,10 +2,10 @@
 
 Usage (from the course root, inside the venv)::
 
-    python -m autograder.grade 00_tensors                    # every submission of one assignment
-    python -m autograder.grade all --changed-only            # every assignment, only new or changed submissions
-    python -m autograder.grade 00_tensors --student s01 s02  # some students
-    python -m autograder.grade 00_tensors --workers 4 --db postgresql://...
+    python -m autograder grade 00_tensors                    # every submission of one assignment
+    python -m autograder grade all --changed-only            # every assignment, only new or changed submissions
+    python -m autograder grade 00_tensors --student s01 s02  # some students
+    python -m autograder grade 00_tensors --workers 4 --db postgresql://...
 
 Each submission is read defensively and staged (``autograder.intake``), then graded by nbgrader's Autograde
 converter with the preprocessors of ``nbgrader_config.py``: exactly what ``nbgrader autograde`` does, so scores,
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -43,13 +44,13 @@ from tqdm import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook, topic
+from autograder.cells import nbgrader_meta, read_notebook
+from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook
 from autograder.execute import INCIDENTS_SUFFIX
 from autograder.incidents import FLAG_KINDS
 from autograder.forkserver import shared_fork_server
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
-from autograder.notebook import nbgrader_meta, read_notebook
 from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
 from autograder.terminal import printable, printable_lines
@@ -117,6 +118,20 @@ class _SerializedAutograde(Autograde):
             self._sanitizing = True
 
 
+_KERNEL_PACKAGES = ("torch", "numpy", "nbgrader", "nbclient", "nbconvert", "ipykernel", "jupyter_client")
+
+
+def _installed_versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour reaches a score (an upgrade regrades under ``--changed-only``)."""
+    versions = {}
+    for package in _KERNEL_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
 @dataclass
 class GradingRun:
     """One run of the grading command over a course directory."""
@@ -137,13 +152,28 @@ class GradingRun:
     def autograded(self) -> Path:
         return self.root / self.config.CourseDirectory.get("autograded_directory", "autograded")
 
-    def course_fingerprint(self, assignment: str) -> str:
-        """What grading depends on besides the submission: the source notebook, its hidden tests, the judge, and what
-        makes the autograded notebook inert (a notebook graded before a fix of inert.py must not stay live)."""
+    def grading_key(self, assignment: str) -> str:
+        """Everything besides the submission that can change a score or the autograded notebook: the assignment's
+        source notebook, every ``.py`` of the grader package (hidden checks, mistake banks, engine, inert rules), the
+        nbgrader configuration, the pinned dependencies and the installed versions of what runs the kernels.
+        ``--changed-only`` regrades a submission whose key changed; a change anywhere in it regrades everything,
+        which is the safe side of staleness."""
+        digest = hashlib.sha256()
+
+        def add(label: str, data: bytes) -> None:
+            digest.update(f"{label}\0{len(data)}\0".encode())
+            digest.update(data)
+
+        notebook = source_notebook(assignment, self.root)
+        add("notebook", notebook.read_bytes() if notebook.exists() else b"")
         grader = REPO_ROOT / "autograder"
-        paths = [source_notebook(assignment, self.root), grader / "hidden" / f"{topic(assignment)}.py",
-                 *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit", "inert"))]
-        return hashlib.sha256(b"".join(p.read_bytes() for p in paths if p.exists())).hexdigest()
+        for path in sorted(grader.rglob("*.py")):
+            add(path.relative_to(grader).as_posix(), path.read_bytes())
+        for name in ("nbgrader_config.py", "pyproject.toml"):
+            path = REPO_ROOT / name
+            add(name, path.read_bytes() if path.exists() else b"")
+        add("versions", json.dumps(_installed_versions(), sort_keys=True).encode())
+        return digest.hexdigest()
 
     def discover(self, assignments: list[str], students: list[str] | None) -> list[tuple[str, str]]:
         """(assignment, student) pairs with a submission folder, in a stable order."""
@@ -184,7 +214,7 @@ class GradingRun:
             self._forget(assignment, student)
             return
         done_marker = self.autograded / student / assignment / FINGERPRINT_FILE
-        expected = f"{fingerprint(submitted)}:{self.course_fingerprint(assignment)}"
+        expected = f"{fingerprint(submitted)}:{self.grading_key(assignment)}"
         if self.changed_only and done_marker.exists() and done_marker.read_text() == expected:
             result.status = "skipped"
             self._read_score(result)

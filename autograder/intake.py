@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebook import nbgrader_meta
+from autograder.cells import nbgrader_meta
 from autograder.submission_files import RefusedSubmission, SubmissionFiles, read_regular
 
 _FALLBACK_ENCODINGS = ("utf-8-sig", "cp949", "euc-kr", "latin-1")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from autograder import probe
+from autograder.cells import hidden_region, strip_hidden_tests  # noqa: F401 - strip_hidden_tests re-exported
 
 DIRECTIVE = re.compile(r'\bjudge\(\s*"([\w.]+)"\s*((?:,\s*\w+\s*)*)\)')
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
@@ -155,37 +156,8 @@ def local_function(fn: Callable, name: str | None = None) -> StudentFunction:
 
 def directives(source: str) -> list[tuple[str, list[str]]]:
     """The judge calls in a test cell's hidden region: (dotted check name, student function names)."""
-    hidden = _hidden_region(source)
+    hidden = hidden_region(source)
     return [(m.group(1), [n.strip() for n in m.group(2).split(",") if n.strip()]) for m in DIRECTIVE.finditer(hidden)]
-
-
-def _hidden_region(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def strip_hidden_tests(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
-    """``source`` without its hidden-test regions, marker lines included; an unclosed region hides the rest."""
-    kept: list[str] = []
-    hiding = removed = False
-    for line in source.split("\n"):
-        if begin in line:
-            hiding = removed = True
-        elif end in line:
-            hiding, removed = False, True
-        elif not hiding:
-            kept.append(line)
-    if not removed:
-        return source
-    return "\n".join(kept).rstrip()
-
 
 
 def judge(dotted: str, *functions: Callable) -> None:

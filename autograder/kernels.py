@@ -180,16 +180,16 @@ class ContainedKernelManager(AsyncKernelManager):
         sys.platform.startswith("linux"),
         help="Fork kernels from a server that has already imported torch (Linux only; much faster).",
     ).tag(config=True)
-    memory_mb = Integer(3072, help="Address-space and cgroup memory cap of one kernel, in MiB.").tag(config=True)
-    max_processes = Integer(64, help="Most processes one kernel may run at once (pids cgroup / RLIMIT_NPROC).").tag(
+    memory_mb = Integer(Limits.memory_mb, help="Address-space and cgroup memory cap of one kernel, in MiB.").tag(config=True)
+    max_processes = Integer(Limits.max_processes, help="Most processes one kernel may run at once (pids cgroup / RLIMIT_NPROC).").tag(
         config=True
     )
-    max_file_mb = Integer(256, help="Largest file a kernel may write, in MiB.").tag(config=True)
+    max_file_mb = Integer(Limits.max_file_mb, help="Largest file a kernel may write, in MiB.").tag(config=True)
     disk_mb = Integer(
-        512, help="Everything one kernel may write, in MiB, all places together: its work folder, home, /tmp, /var/tmp "
+        Limits.disk_mb, help="Everything one kernel may write, in MiB, all places together: its work folder, home, /tmp, /var/tmp "
         "and /dev/shm share one tmpfs of this size (as root; the submission's copy counts too)."
     ).tag(config=True)
-    isolate_network = Bool(True, help="Run kernels in an empty network namespace (needs root or user namespaces).").tag(
+    isolate_network = Bool(Limits.isolate_network, help="Run kernels in an empty network namespace (needs root or user namespaces).").tag(
         config=True
     )
     kernel_threads = Integer(1, help="torch/OpenMP threads per kernel (grading runs several kernels at once).").tag(

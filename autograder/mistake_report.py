@@ -4,7 +4,7 @@ Students see only the visible part of a test cell; a mistake it lets through ear
 loses the points only at grading. This report grades every banked mistake of an assignment twice in-process: once
 with the visible parts alone (hidden blocks stripped) and once as grading does.
 
-Usage: ``python -m autograder.mistake_report [assignment ...]`` (``make mistakes-report``) prints, per test cell,
+Usage: ``python -m autograder mistakes-report [assignment ...]`` (``make mistakes-report``) prints, per test cell,
 how many of the mistakes aimed at it the visible part catches and names the ones it misses.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.cells import strip_hidden_tests
 from autograder.course import published_assignments, source_notebook
-from autograder.judge import strip_hidden_tests
 from autograder.mistakes import Mistake, mistakes_for
 from autograder.notebook import grade_in_process, points_by_test_cell, read_notebook, with_solutions
 

@@ -20,17 +20,8 @@ from typing import Mapping
 import nbformat
 import torch
 
-from autograder.judge import LocalStudent, strip_hidden_tests, verdict
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a notebook file as nbformat v4."""
-    return nbformat.read(str(path), as_version=4)
-
-
-def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
-    """The nbgrader metadata of a cell (empty when it has none)."""
-    return cell.get("metadata", {}).get("nbgrader", {})
+from autograder.cells import is_test_cell, nbgrader_meta, read_notebook, strip_hidden_tests  # noqa: F401 - re-exported
+from autograder.judge import LocalStudent, verdict
 
 
 def solution_ids(nb: nbformat.NotebookNode) -> list[str]:
@@ -43,7 +34,7 @@ def points_by_test_cell(nb: nbformat.NotebookNode) -> dict[str, float]:
     return {
         nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0))
         for c in nb.cells
-        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution") and c.cell_type == "code"
+        if is_test_cell(c)
     }
 
 

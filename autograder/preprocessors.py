@@ -17,16 +17,10 @@ from traitlets import Unicode
 
 from autograder.course import REPO_ROOT
 from autograder.incidents import flagged
-from autograder.notebook import nbgrader_meta, read_notebook
+from autograder.cells import is_test_cell, nbgrader_meta, read_notebook
 
 GRADEBOOK_LOCK = threading.Lock()
 """Serializes gradebook access between grading threads: sqlite allows one writer, and nbgrader gives up after 5 s."""
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    """Whether a cell is an autograded test cell (graded, not a solution)."""
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
 class StderrDoesNotFail(NbGraderPreprocessor):
@@ -93,29 +87,24 @@ def _index_after(nb: NotebookNode, grade_id: str | None) -> int:
     return len(nb.cells)
 
 
-class SerializedOverwriteCells(OverwriteCells):
+class _HoldsGradebookLock:
+    """Mixin for an nbgrader preprocessor that reads or writes the gradebook: its whole pass holds GRADEBOOK_LOCK."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        with GRADEBOOK_LOCK:
+            return super().preprocess(nb, resources)
+
+
+class SerializedOverwriteCells(_HoldsGradebookLock, OverwriteCells):
     """OverwriteCells, holding the gradebook lock while it reads the gradebook."""
 
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        with GRADEBOOK_LOCK:
-            return super().preprocess(nb, resources)
 
-
-class SerializedSaveAutoGrades(SaveAutoGrades):
+class SerializedSaveAutoGrades(_HoldsGradebookLock, SaveAutoGrades):
     """SaveAutoGrades, holding the gradebook lock while it writes."""
 
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        with GRADEBOOK_LOCK:
-            return super().preprocess(nb, resources)
 
-
-class SerializedAssignLatePenalties(AssignLatePenalties):
+class SerializedAssignLatePenalties(_HoldsGradebookLock, AssignLatePenalties):
     """AssignLatePenalties, holding the gradebook lock while it writes."""
-
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        with GRADEBOOK_LOCK:
-            return super().preprocess(nb, resources)
-
 
 
 class RecordFlags(NbGraderPreprocessor):

@@ -1,7 +1,7 @@
 """Generate the student notebooks in ``release/`` from ``source/`` with nbgrader, or check that they are current.
 
-Usage: ``python -m autograder.release`` regenerates every published assignment;
-``python -m autograder.release --check`` exits 1 and names the stale notebooks when release/ differs from what
+Usage: ``python -m autograder release`` regenerates every published assignment;
+``python -m autograder release --check`` exits 1 and names the stale notebooks when release/ differs from what
 source/ generates.
 """
 

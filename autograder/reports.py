@@ -1,6 +1,6 @@
 """Reports an instructor reads after grading: a score table, per-test pass rates with common failures, a chart.
 
-Usage: ``python -m autograder.reports <assignment> --db <url> --autograded-dir <dir> --out <dir>`` writes
+Usage: ``python -m autograder report <assignment> --db <url> --autograded-dir <dir> --out <dir>`` writes
 ``scores.csv`` (every student x every assignment in the gradebook), ``pass_rates.csv`` (each test cell of the
 assignment: how many passed and the most common failure messages) and ``report.png`` (score distribution and pass
 rates, labelled in Korean), and prints a short summary. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
+from autograder.cells import is_test_cell
 from autograder.course import REPO_ROOT
 from autograder.spreadsheet import spreadsheet_text
 from autograder.terminal import printable
@@ -151,12 +152,6 @@ def _test_cells(notebook: Notebook) -> dict[str, float]:
     }
 
 
-def _is_test_cell(cell: nbformat.NotebookNode) -> bool:
-    """Whether a notebook cell is an autograded test cell (grade=True, solution=False)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def read_pass_rates(db_url: str, assignment: str, autograded_dir: Path) -> list[CellPassRate]:
     """Pass rate of every test cell of ``assignment`` (gradebook) and its failure messages (autograded notebooks).
 
@@ -187,7 +182,7 @@ def read_pass_rates(db_url: str, assignment: str, autograded_dir: Path) -> list[
                 if not path.exists():
                     continue
                 for nb_cell in nbformat.read(str(path), as_version=4).cells:
-                    if not _is_test_cell(nb_cell):
+                    if not is_test_cell(nb_cell):
                         continue
                     grade_id = nb_cell.metadata["nbgrader"]["grade_id"]
                     order.setdefault(grade_id, len(order))

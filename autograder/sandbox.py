@@ -25,12 +25,13 @@ _CGROUP_V1 = Path("/sys/fs/cgroup")
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission's kernel may use."""
+    """What one submission's kernel may use; the defaults of ``ContainedKernelManager``'s settings (one place)."""
 
     memory_mb: int = 3072
     max_processes: int = 64
     max_file_mb: int = 256
     isolate_network: bool = True
+    disk_mb: int = 512
 
 
 @dataclass

@@ -105,8 +105,7 @@ MUTANTS = [
         ("autograder/kernels.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
     ), (RED_TEAM, "-k", "memory_stays_flat")),
     Mutant("flags_not_kept_in_the_gradebook", (
-        ("nbgrader_config.py", "SerializedSaveAutoGrades, RecordFlags, SerializedAssignLatePenalties",
-         "SerializedSaveAutoGrades, SerializedAssignLatePenalties"),
+        ("nbgrader_config.py", '    "autograder.preprocessors.RecordFlags",\n', ""),
     ), ("tests/test_grading_day.py", "-k", "flag_is_kept or listed_again or plain_nbgrader_flags")),
     Mutant("grading_records_copied_into_feedback", (
         ("nbgrader_config.py", '                            "*.grading.json", ".autograder-fingerprint"]', "]"),
@@ -125,8 +124,7 @@ MUTANTS = [
     ), ("tests/test_containment.py", "-k", "no_process_survives")),
     # --- inert outputs (issue 8)
     Mutant("autograde_does_not_make_notebooks_inert", (
-        ("nbgrader_config.py", "SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,",
-         "SerializedAssignLatePenalties, CheckCellMetadata,"),
+        ("nbgrader_config.py", '    "autograder.inert.InertNotebook",\n', ""),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page")),
     Mutant("feedback_does_not_make_pages_inert", (
         ("autograder/feedback.py", "    return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]",

@@ -20,7 +20,7 @@ from autograder.release import nbgrader_env
 ASSIGNMENT = "00_tensors"
 LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
 SLEEP_MARK = "317"  # a stray `sleep 317` must not survive grading
-HOG_CHUNKS = 20  # 5 GiB in 256 MiB steps: well over the 3 GiB cap of nbgrader_config.py
+HOG_CHUNKS = 20  # 5 GiB in 256 MiB steps: well over the 3 GiB default cap (sandbox.Limits)
 HOG_FINISHED = "allocated 5 GiB without hitting any cap"
 
 

@@ -222,7 +222,7 @@ def test_changed_only_regrades_when_the_inert_rules_change(tmp_path, monkeypatch
     shutil.copytree(REPO_ROOT / "source", course / "source")
     monkeypatch.setattr(grade, "REPO_ROOT", course)
     run = grade.GradingRun(course, "", 1, Config())
-    before = run.course_fingerprint("00_tensors")
+    before = run.grading_key("00_tensors")
     inert = course / "autograder" / "inert.py"
     inert.write_text(inert.read_text(encoding="utf-8") + "\n# one more allowed tag\n", encoding="utf-8")
-    assert run.course_fingerprint("00_tensors") != before
+    assert run.grading_key("00_tensors") != before

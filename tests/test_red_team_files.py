@@ -45,7 +45,6 @@ from autograder.bench import stock_course
 from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT, release_notebook
 from autograder.demo import db_url, nbgrader_command, register_assignment
-from autograder.grades import cell_scores
 from autograder.notebook import points_by_test_cell, read_notebook, release_stubs
 from autograder.release import generate, nbgrader_env
 

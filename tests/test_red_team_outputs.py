@@ -36,7 +36,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 
 import redteam
-from autograder import grade, reports
+from autograder import grade
 from autograder.bench import stock_course
 from autograder.cohort import reference_solutions, submission
 from autograder.course import REPO_ROOT

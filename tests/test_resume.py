@@ -116,7 +116,7 @@ def _start(workdir: Path, *extra: str) -> subprocess.Popen:
 
 def _course() -> str:
     """What --changed-only compares besides the submission: the source notebook and every autograder/*.py."""
-    return GradingRun(REPO_ROOT, "", 1, Config()).course_fingerprint(ASSIGNMENT)
+    return GradingRun(REPO_ROOT, "", 1, Config()).grading_key(ASSIGNMENT)
 
 
 def _require_unchanged_course(state: dict) -> None:

@@ -1,0 +1,63 @@
+"""``--changed-only`` regrades whenever anything that can change a score changed (the grading key)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from traitlets.config import Config
+
+from autograder import grade
+from autograder.course import REPO_ROOT
+
+ASSIGNMENT = "00_tensors"
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """A copy of the course's grader package, notebooks and configuration, seen by the grading command as the course."""
+    root = tmp_path / "course"
+    shutil.copytree(REPO_ROOT / "autograder", root / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "source", root / "source")
+    for name in ("nbgrader_config.py", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    monkeypatch.setattr(grade, "REPO_ROOT", root)
+    return root
+
+
+def _key(root) -> str:
+    return grade.GradingRun(root, "", 1, Config()).grading_key(ASSIGNMENT)
+
+
+def _append(path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text(encoding="utf-8") if path.exists() else "") + text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("changed", [
+    "autograder/hidden/new_topic.py",             # a new hidden-check module
+    "autograder/mistakes/tensors.py",             # a changed mistake bank
+    "autograder/checks.py",                       # a changed check helper
+    "autograder/execute.py",                      # the engine
+    "nbgrader_config.py",                         # the configuration
+    "pyproject.toml",                             # the pinned versions
+    "source/00_tensors/00_tensors.ipynb",         # the assignment itself
+])
+def test_any_change_that_can_move_a_score_changes_the_key(course, changed):
+    """Does a change to this file (or a new file there) give every submission of the assignment a new grading key?"""
+    before = _key(course)
+    assert _key(course) == before, "the key must be stable when nothing changed"
+    path = course / changed
+    if path.suffix == ".ipynb":
+        path.write_bytes(path.read_bytes().replace(b'"cells": [', b'"cells": [ ', 1))
+    else:
+        _append(path, "\n# changed\n")
+    assert _key(course) != before
+
+
+def test_an_upgrade_of_torch_changes_the_key(course, monkeypatch):
+    """Does a different installed torch (or nbgrader, ...) version give a new grading key?"""
+    before = _key(course)
+    versions = grade._installed_versions()
+    monkeypatch.setattr(grade, "_installed_versions", lambda: {**versions, "torch": versions["torch"] + "+other"})
+    assert _key(course) != before
