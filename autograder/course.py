@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autograder.layout import CourseLayout
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COURSE_ID = "pytorch-core-msai"
 
@@ -20,19 +22,30 @@ ASSIGNMENTS = (
 """Every assignment of the course in teaching order; only those with a source notebook are published."""
 
 
+LAYOUT = CourseLayout(
+    root=REPO_ROOT,
+    course_id=COURSE_ID,
+    assignments=ASSIGNMENTS,
+    checks_package="autograder.hidden",
+    private_packages=("autograder.hidden", "autograder.mistakes"),
+    grader_dir=REPO_ROOT / "autograder",
+)
+"""What the grading engine knows of this course (autograder/layout.py)."""
+
+
 def published_assignments(root: Path = REPO_ROOT) -> list[str]:
     """The assignments that have an instructor notebook in ``source/``."""
-    return [name for name in ASSIGNMENTS if source_notebook(name, root).exists()]
+    return LAYOUT.published(root)
 
 
 def source_notebook(assignment: str, root: Path = REPO_ROOT) -> Path:
     """Path of the instructor notebook (solutions and hidden tests) of ``assignment``."""
-    return root / "source" / assignment / f"{assignment}.ipynb"
+    return LAYOUT.source_notebook(assignment, root)
 
 
 def release_notebook(assignment: str, root: Path = REPO_ROOT) -> Path:
     """Path of the generated student notebook of ``assignment``."""
-    return root / "release" / assignment / f"{assignment}.ipynb"
+    return LAYOUT.release_notebook(assignment, root)
 
 
 def topic(assignment: str) -> str:

@@ -115,7 +115,8 @@ def _contain(connection: socket.socket) -> list[str]:
     os.write(status_file, json.dumps(status).encode())
     os.close(status_file)
     if request.get("audit_module"):
-        install_audit_hook(request["audit_module"], request.get("audit_roots") or [], request.get("keep") or [])
+        install_audit_hook(request["audit_module"], request.get("audit_roots") or [], request.get("keep") or [],
+                           request.get("private_packages") or [])
     if request.get("uid") is not None:
         drop_privileges(int(request["uid"]))
     # Die with the fork server (which dies with the grader), even after kill -9: set after the uid change,

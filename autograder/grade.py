@@ -36,25 +36,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy.exc import SAWarning
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.cells import nbgrader_meta, read_notebook
-from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook
 from autograder.execute import INCIDENTS_SUFFIX
-from autograder.incidents import FLAG_KINDS
 from autograder.forkserver import shared_fork_server
+from autograder.incidents import FLAG_KINDS
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
+from autograder.layout import CourseLayout, course_layout
+from autograder.nbgrader_commands import generate
 from autograder.preprocessors import GRADEBOOK_LOCK
-from autograder.release import generate
-from autograder.terminal import printable, printable_lines
 from autograder.submission_files import RefusedSubmission, SubmissionFiles
+from autograder.terminal import printable, printable_lines
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
 
@@ -142,6 +142,7 @@ class GradingRun:
     config: Config
     changed_only: bool = False
     log_path: Path | None = None
+    layout: CourseLayout = field(default_factory=course_layout)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -164,13 +165,13 @@ class GradingRun:
             digest.update(f"{label}\0{len(data)}\0".encode())
             digest.update(data)
 
-        notebook = source_notebook(assignment, self.root)
+        notebook = self.layout.source_notebook(assignment, self.root)
         add("notebook", notebook.read_bytes() if notebook.exists() else b"")
-        grader = REPO_ROOT / "autograder"
+        grader = self.layout.grader_dir
         for path in sorted(grader.rglob("*.py")):
             add(path.relative_to(grader).as_posix(), path.read_bytes())
-        for name in ("nbgrader_config.py", "pyproject.toml"):
-            path = REPO_ROOT / name
+        for name, path in (("nbgrader_config.py", self.root / "nbgrader_config.py"),
+                           ("pyproject.toml", self.layout.root / "pyproject.toml")):
             add(name, path.read_bytes() if path.exists() else b"")
         add("versions", json.dumps(_installed_versions(), sort_keys=True).encode())
         return digest.hexdigest()
@@ -219,7 +220,7 @@ class GradingRun:
             result.status = "skipped"
             self._read_score(result)
             return
-        released = read_notebook(release_notebook(assignment, self.root))
+        released = read_notebook(self.layout.release_notebook(assignment, self.root))
         known = {assignment: {nbgrader_meta(c)["grade_id"]: dict(nbgrader_meta(c)) for c in released.cells
                               if nbgrader_meta(c).get("grade_id")}}
         staged_root = self.autograded.parent / STAGING_DIR
@@ -426,10 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         config.CourseDirectory.autograded_directory = str(Path(args.autograded).resolve())
     db_url = args.db or config.CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
     config.CourseDirectory.db_url = db_url
-    assignments = published_assignments(root) if args.assignment == "all" else [args.assignment]
-    unknown = [a for a in assignments if not source_notebook(a, root).exists()]
+    layout = course_layout()
+    assignments = layout.published(root) if args.assignment == "all" else [args.assignment]
+    unknown = [a for a in assignments if not layout.source_notebook(a, root).exists()]
     if unknown:
-        print(f"no source notebook for {', '.join(unknown)} under {root / 'source'}", file=sys.stderr)
+        print(f"no source notebook for {', '.join(unknown)} under {root / layout.source_dir}", file=sys.stderr)
         return 2
     grading = GradingRun(root, db_url, max(1, args.workers), config, args.changed_only)
     pairs = grading.discover(assignments, args.student)

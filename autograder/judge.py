@@ -29,6 +29,7 @@ import torch
 
 from autograder import probe
 from autograder.cells import hidden_region, strip_hidden_tests  # noqa: F401 - strip_hidden_tests re-exported
+from autograder.layout import course_layout
 
 DIRECTIVE = re.compile(r'\bjudge\(\s*"([\w.]+)"\s*((?:,\s*\w+\s*)*)\)')
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
@@ -172,10 +173,11 @@ def judge(dotted: str, *functions: Callable) -> None:
 
 
 def resolve(dotted: str) -> Callable:
-    """Import a check by its dotted name; only checks inside ``autograder.hidden`` may be named."""
+    """Import a check by its dotted name; only checks inside the course's checks package may be named."""
+    package = course_layout().checks_package
     module_name, _, attribute = dotted.rpartition(".")
-    if not module_name.startswith("autograder.hidden."):
-        raise ValueError(f"judge checks must live in autograder.hidden, not {dotted!r}")
+    if not module_name.startswith(package + "."):
+        raise ValueError(f"judge checks must live in {package}, not {dotted!r}")
     return getattr(importlib.import_module(module_name), attribute)
 
 

@@ -22,8 +22,8 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -37,10 +37,10 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode
 
 from autograder.forkserver import ForkServer, allowed_environment, shared_fork_server
+from autograder.layout import course_layout
 from autograder.leftovers import owned_folder, remove_folder, remove_stale
 from autograder.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree, mount_room
 from autograder.submission_files import SubmissionFiles
-
 
 _live_managers: "weakref.WeakSet[ContainedKernelManager]" = weakref.WeakSet()
 STOPPING = threading.Event()
@@ -291,14 +291,14 @@ class ContainedKernelManager(AsyncKernelManager):
                                           owner=self.sandbox_uid)
         home.mkdir(mode=0o700)
         self.audit_module = f"_nbaudit_{os.urandom(6).hex()}"
-        hide = hidden_paths(cwd, list(self.hidden_paths))
-        from autograder.course import REPO_ROOT
-
+        layout = course_layout()
+        hide = hidden_paths(cwd, list(self.hidden_paths), layout.root)
         # Reaching for anything in the course folder is recorded, also where nothing is mounted over it.
-        audit_roots = sorted({*hide, str(REPO_ROOT)})
+        audit_roots = sorted({*hide, str(layout.root)})
+        audit = {"audit_module": self.audit_module, "audit_roots": audit_roots,
+                 "private_packages": list(layout.private_packages)}
         if self.sandbox_uid is None:
-            return {"workdir": str(work), "home": str(home), "audit_module": self.audit_module,
-                    "audit_roots": audit_roots, "hide": None, "keep": kept_paths()}
+            return {"workdir": str(work), "home": str(home), **audit, "hide": None, "keep": kept_paths()}
         scratch = {}
         for mount in SCRATCH_MOUNTS:
             inside = self.folder / mount.strip("/").replace("/", "_")
@@ -312,7 +312,7 @@ class ContainedKernelManager(AsyncKernelManager):
         staging.mkdir(mode=0o700, exist_ok=True)
         return {
             "workdir": str(work), "home": str(home), "uid": self.sandbox_uid, "staging": str(staging),
-            "audit_module": self.audit_module, "hide": hide, "keep": kept_paths(), "audit_roots": audit_roots,
+            **audit, "hide": hide, "keep": kept_paths(),
             "scratch": scratch, "writable": [str(self.folder)],
             # Other kernels' cgroups (and so their names and status) are no business of this one.
             "cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],
@@ -408,13 +408,11 @@ def kept_paths() -> list[str]:
     return [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
 
 
-def hidden_paths(cwd: str, extra: list[str]) -> list[str]:
+def hidden_paths(cwd: str, extra: list[str], course_root: Path) -> list[str]:
     """What a kernel must not see: the course folder, the folder of every graded submission, the home folder."""
-    from autograder.course import REPO_ROOT
-
     keep = kept_paths()
     hide = set()
-    for entry in REPO_ROOT.iterdir():
+    for entry in course_root.iterdir():
         real = os.path.realpath(entry)
         if not any(k == real or k.startswith(real + os.sep) for k in keep):
             hide.add(real)

@@ -11,13 +11,17 @@ from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import (
-    AssignLatePenalties, DeduplicateIds, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades,
+    AssignLatePenalties,
+    DeduplicateIds,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    SaveAutoGrades,
 )
 from traitlets import Unicode
 
-from autograder.course import REPO_ROOT
-from autograder.incidents import flagged
 from autograder.cells import is_test_cell, nbgrader_meta, read_notebook
+from autograder.incidents import flagged
+from autograder.layout import course_layout
 
 GRADEBOOK_LOCK = threading.Lock()
 """Serializes gradebook access between grading threads: sqlite allows one writer, and nbgrader gives up after 5 s."""
@@ -50,14 +54,16 @@ class RestoreDeletedTestCells(NbGraderPreprocessor):
     after the cell that precedes it in the source notebook; OverwriteCells then fills in its canonical source.
     """
 
-    source_root = Unicode("", help="Course root holding source/ (default: the repository root).").tag(config=True)
+    source_root = Unicode("", help="Course root holding the source notebooks (default: the course layout's root).").tag(
+        config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         """Insert every missing test cell of the source notebook."""
         assignment = resources["nbgrader"]["assignment"]
         notebook = resources["nbgrader"]["notebook"]
-        root = self.source_root or str(REPO_ROOT)
-        source_path = os.path.join(root, "source", assignment, f"{notebook}.ipynb")
+        layout = course_layout()
+        root = self.source_root or str(layout.root)
+        source_path = os.path.join(root, layout.source_dir, assignment, f"{notebook}.ipynb")
         if not os.path.exists(source_path):
             return nb, resources
         source = read_notebook(source_path)

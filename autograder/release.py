@@ -9,42 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from autograder.course import REPO_ROOT, published_assignments, release_notebook
+from autograder.nbgrader_commands import generate, nbgrader_env  # noqa: F401 - nbgrader_env re-exported
 
 # Notebook-level metadata that tools add or change without changing what students see.
 _VOLATILE_NOTEBOOK_METADATA = ("widgets", "toc", "vscode", "colab")
-
-
-def nbgrader_env() -> dict[str, str]:
-    """The environment nbgrader needs: this interpreter's bin directory on PATH (nbgrader calls ``alembic``)."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def generate(assignment: str, release_dir: Path, root: Path = REPO_ROOT, db_url: str | None = None) -> Path:
-    """Run ``nbgrader generate_assignment`` for one assignment into ``release_dir``; return the notebook path.
-
-    The assignment is recorded in the gradebook at ``db_url``, or in a throwaway one when none is given.
-    """
-    with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
-        url = db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}"
-        command = [
-            sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-            f"--CourseDirectory.release_directory={release_dir}",
-            f"--db={url}",
-        ]
-        completed = subprocess.run(command, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{completed.stdout}{completed.stderr}")
-    return release_dir / assignment / f"{assignment}.ipynb"
 
 
 def normalized(path: Path) -> dict:

@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
 from autograder.cells import is_test_cell
-from autograder.course import REPO_ROOT
+from autograder.layout import course_layout
 from autograder.spreadsheet import spreadsheet_text
 from autograder.terminal import printable
 
@@ -272,10 +272,11 @@ def write_reports(assignment: str, db_url: str, autograded_dir: Path, out: Path)
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
+    root = course_layout().root
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignment", help="assignment id, e.g. 00_tensors")
-    parser.add_argument("--db", default=f"sqlite:///{REPO_ROOT / 'gradebook.db'}", help="gradebook URL")
-    parser.add_argument("--autograded-dir", type=Path, default=REPO_ROOT / "autograded",
+    parser.add_argument("--db", default=f"sqlite:///{root / 'gradebook.db'}", help="gradebook URL")
+    parser.add_argument("--autograded-dir", type=Path, default=root / "autograded",
                         help="where nbgrader autograde wrote <student>/<assignment>/<notebook>.ipynb")
     parser.add_argument("--out", type=Path, required=True, help="folder for scores.csv, pass_rates.csv, report.png")
     args = parser.parse_args(argv)

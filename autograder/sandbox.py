@@ -349,8 +349,10 @@ def drop_privileges(uid: int) -> None:
     _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
-def install_audit_hook(module_name: str, hidden: list[str], keep: list[str]) -> None:
-    """Record attempts to reach what grading hides (an audit hook cannot be removed once added).
+def install_audit_hook(module_name: str, hidden: list[str], keep: list[str], private: list[str]) -> None:
+    """Record attempts to reach what grading hides (an audit hook cannot be removed once added): files under
+    ``hidden``, imports of the ``private`` packages (the course's hidden checks and mistake banks) and of nbgrader,
+    connections, and signals to processes of another session.
 
     The records live in ``sys.modules[module_name].events``; the judge reads them through the probe and flags the
     submission. Reads under kept paths (the Python installation) and relative paths are never recorded.
@@ -364,6 +366,7 @@ def install_audit_hook(module_name: str, hidden: list[str], keep: list[str]) -> 
     hidden_roots = tuple(p.rstrip("/") + "/" for p in hidden)
     hidden_exact = frozenset(p.rstrip("/") for p in hidden)
     kept_roots = tuple(p.rstrip("/") + "/" for p in keep)
+    private_modules = (*private, "nbgrader")
     session = os.getsid(0)
     events = record.events
 
@@ -378,7 +381,7 @@ def install_audit_hook(module_name: str, hidden: list[str], keep: list[str]) -> 
                 path.rstrip("/") in hidden_exact or path.startswith(hidden_roots)
             ):
                 events.append(f"{event} {path}")
-        elif event == "import" and str(args[0]).startswith(("autograder.hidden", "autograder.mistakes", "nbgrader")):
+        elif event == "import" and str(args[0]).startswith(private_modules):
             events.append(f"import {args[0]}")
         elif event == "socket.connect" and isinstance(args[1], tuple):
             events.append(f"socket.connect {args[1]!r}")

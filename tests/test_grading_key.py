@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
 from traitlets.config import Config
 
 from autograder import grade
-from autograder.course import REPO_ROOT
+from autograder.course import LAYOUT, REPO_ROOT
 
 ASSIGNMENT = "00_tensors"
 
 
 @pytest.fixture
-def course(tmp_path, monkeypatch):
+def course(tmp_path):
     """A copy of the course's grader package, notebooks and configuration, seen by the grading command as the course."""
     root = tmp_path / "course"
     shutil.copytree(REPO_ROOT / "autograder", root / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "source", root / "source")
     for name in ("nbgrader_config.py", "pyproject.toml"):
         shutil.copy(REPO_ROOT / name, root / name)
-    monkeypatch.setattr(grade, "REPO_ROOT", root)
     return root
 
 
 def _key(root) -> str:
-    return grade.GradingRun(root, "", 1, Config()).grading_key(ASSIGNMENT)
+    layout = dataclasses.replace(LAYOUT, root=root, grader_dir=root / "autograder")
+    return grade.GradingRun(root, "", 1, Config(), layout=layout).grading_key(ASSIGNMENT)
 
 
 def _append(path, text: str) -> None:

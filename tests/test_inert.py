@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 
 import nbformat
@@ -11,7 +12,7 @@ from nbconvert.exporters import HTMLExporter
 from traitlets.config import Config
 
 from autograder import grade
-from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook
+from autograder.course import LAYOUT, REPO_ROOT, published_assignments, release_notebook, source_notebook
 from autograder.inert import MARKDOWN_NOTE, InertNotebook, html_is_inert, sanitize_html
 from autograder.notebook import read_notebook
 
@@ -215,13 +216,13 @@ def test_running_twice_changes_nothing_more():
     assert _inert(copy.deepcopy(once)) == once
 
 
-def test_changed_only_regrades_when_the_inert_rules_change(tmp_path, monkeypatch):
+def test_changed_only_regrades_when_the_inert_rules_change(tmp_path):
     """Does a change to inert.py make ``--changed-only`` regrade (an autograded notebook must not stay live)?"""
     course = tmp_path / "course"
     shutil.copytree(REPO_ROOT / "autograder", course / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "source", course / "source")
-    monkeypatch.setattr(grade, "REPO_ROOT", course)
-    run = grade.GradingRun(course, "", 1, Config())
+    layout = dataclasses.replace(LAYOUT, root=course, grader_dir=course / "autograder")
+    run = grade.GradingRun(course, "", 1, Config(), layout=layout)
     before = run.grading_key("00_tensors")
     inert = course / "autograder" / "inert.py"
     inert.write_text(inert.read_text(encoding="utf-8") + "\n# one more allowed tag\n", encoding="utf-8")
