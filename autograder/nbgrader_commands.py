@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder.layout import course_layout
+
 
 def nbgrader_env() -> dict[str, str]:
     """The environment nbgrader needs: this interpreter's bin directory on PATH (nbgrader calls ``alembic``)."""
@@ -16,11 +18,13 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def generate(assignment: str, release_dir: Path, root: Path, db_url: str | None = None) -> Path:
+def generate(assignment: str, release_dir: Path, root: Path | None = None, db_url: str | None = None) -> Path:
     """Run ``nbgrader generate_assignment`` for one assignment into ``release_dir``; return the notebook path.
 
-    The assignment is recorded in the gradebook at ``db_url``, or in a throwaway one when none is given.
+    The assignment is recorded in the gradebook at ``db_url``, or in a throwaway one when none is given. ``root`` is
+    the course folder holding ``nbgrader_config.py`` (default: the course layout's root).
     """
+    root = root or course_layout().root
     with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
         url = db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         command = [
