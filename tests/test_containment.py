@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 
 import psutil
 import pytest
@@ -19,7 +20,8 @@ from autograder.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
-SLEEP_MARK = "317"  # a stray `sleep 317` must not survive grading
+SLEEP_MARK = f"317.{uuid.uuid4().int % 10**9}"
+"""A stray `sleep 317.<random>` must not survive grading (random: another suite on this machine starts its own)."""
 HOG_CHUNKS = 20  # 5 GiB in 256 MiB steps: well over the 3 GiB default cap (sandbox.Limits)
 HOG_FINISHED = "allocated 5 GiB without hitting any cap"
 
