@@ -30,6 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.diagnosis import Recorder, diagnose, with_hint
 from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
 from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, strip_hidden_tests, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
@@ -103,6 +104,8 @@ class ContainedExecute(Execute):
         self._judged_cell: str | None = None
         self._judged_output_bytes = 0
         self._tampered: list[str] = []
+        self._diagnoses: dict[str, list[str]] = {}
+        self._diagnosis_seconds = 0.0
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -124,7 +127,8 @@ class ContainedExecute(Execute):
             # For the preprocessors after this one (RecordFlags marks the gradebook), without reading a file back.
             resources["autograder_incidents"] = list(self._incidents)
         record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
-                  "flags": sorted(set(self._tampered))}
+                  "flags": sorted(set(self._tampered)), "diagnoses": self._diagnoses,
+                  "diagnosis_seconds": round(self._diagnosis_seconds, 4)}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 
@@ -243,8 +247,16 @@ class ContainedExecute(Execute):
             return
         suspicious: list[str] = []
         self._judged_output_bytes = 0
+        recorder = Recorder(self._send)
         try:
-            failure = verdict(cell.source, self._send, suspicious)
+            failure = verdict(cell.source, recorder.send, suspicious)
+            if failure:
+                # Which banked mistake behaves like this answer, from the replies already in hand (diagnosis.py).
+                diagnosis = diagnose(cell.source, grade_id, recorder.observations)
+                failure = with_hint(failure, diagnosis)
+                self._diagnosis_seconds += diagnosis.seconds
+                if diagnosis.names:
+                    self._diagnoses[grade_id] = diagnosis.names
         except IntegrityViolation as violation:
             self._tampered.extend(violation.changed)
             self._incidents.append({"kind": "tampering", "cell": grade_id,

@@ -20,6 +20,7 @@ from typing import Mapping
 import nbformat
 import torch
 
+from autograder.diagnosis import Recorder, diagnose, with_hint
 from autograder.judge import LocalStudent, strip_hidden_tests, verdict
 
 
@@ -72,6 +73,8 @@ class CellGrade:
     points: float
     max_points: float
     error: str = ""
+    diagnosed: list[str] = field(default_factory=list)
+    """The banked mistakes the failing hidden check recognised (autograder/diagnosis.py)."""
 
 
 @dataclass
@@ -126,21 +129,27 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                 meta = nbgrader_meta(cell)
                 # As in grading: the hidden block is not run in the notebook; its judge calls run outside it.
                 error = _run_cell(strip_hidden_tests(cell.source), namespace, f"<cell {meta.get('grade_id', index)}>")
+                diagnosed: list[str] = []
                 if meta.get("grade") and not meta.get("solution") and not error:
-                    error = _judge(cell.source, namespace)
+                    error, diagnosed = _judge(cell.source, namespace, meta["grade_id"])
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
-                    grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error)
+                    grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error, diagnosed)
     finally:
         os.chdir(previous_dir)
     return grade
 
 
-def _judge(source: str, namespace: dict) -> str:
-    """The hidden tests' verdict on a test cell ('' when they pass), as ContainedExecute reaches it in grading."""
+def _judge(source: str, namespace: dict, grade_id: str) -> tuple[str, list[str]]:
+    """The hidden tests' verdict on a test cell ('' when they pass) and the banked mistakes it recognised, as
+    ContainedExecute reaches them in grading."""
+    recorder = Recorder(LocalStudent(namespace).send)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        failure = verdict(source, LocalStudent(namespace).send)
-    return f"AssertionError: {failure}" if failure else ""
+        failure = verdict(source, recorder.send)
+    if not failure:
+        return "", []
+    diagnosis = diagnose(source, grade_id, recorder.observations)
+    return f"AssertionError: {with_hint(failure, diagnosis)}", diagnosis.names
 
 
 def _run_cell(source: str, namespace: dict, filename: str) -> str:
