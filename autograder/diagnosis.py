@@ -223,6 +223,13 @@ def explain(mistakes: list[Mistake]) -> str:
     return "\n".join(lines)
 
 
+def explain_names(source: str, names: list[str]) -> str:
+    """:func:`explain` for mistakes given by name, from the bank behind a test cell's hidden checks."""
+    bank = _bank(source)
+    by_name = {mistake.name: mistake for mistake in (bank[1] if bank else [])}
+    return explain([by_name[name] for name in names if name in by_name])
+
+
 def with_hint(failure: str, diagnosis: Diagnosis) -> str:
     """``failure`` followed by the diagnosis (unchanged when nothing matched)."""
     block = explain(diagnosis.mistakes)

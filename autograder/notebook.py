@@ -20,7 +20,7 @@ from typing import Mapping
 import nbformat
 import torch
 
-from autograder.diagnosis import Recorder, diagnose, with_hint
+from autograder.diagnosis import Recorder, diagnose, explain_names, with_hint
 from autograder.judge import LocalStudent, strip_hidden_tests, verdict
 
 
@@ -130,8 +130,11 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                 # As in grading: the hidden block is not run in the notebook; its judge calls run outside it.
                 error = _run_cell(strip_hidden_tests(cell.source), namespace, f"<cell {meta.get('grade_id', index)}>")
                 diagnosed: list[str] = []
-                if meta.get("grade") and not meta.get("solution") and not error:
-                    error, diagnosed = _judge(cell.source, namespace, meta["grade_id"])
+                if meta.get("grade") and not meta.get("solution"):
+                    # As in grading, the hidden checks run even after the visible part failed: they diagnose it.
+                    judged, diagnosed = _judge(cell.source, namespace, meta["grade_id"])
+                    error = f"{error}\n\n{explain_names(cell.source, diagnosed)}" if error and diagnosed else (
+                        error or judged)
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
                     grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error, diagnosed)

@@ -124,7 +124,7 @@ MISTAKES = [
                     return DEVICE
             """)}, PICK_DEVICE_TEST,
             # Decided on the grading machine: always the CPU there, or always CUDA on a machine with a GPU.
-            twins=("pick_device_always_cpu", "pick_device_always_cuda"),
+            twins=("pick_device_always_cpu", "pick_device_always_cuda", "pick_device_uncalled_check"),
             label="셀을 실행할 때 한 번만 정하기",
             hint="장치를 함수 밖에서 한 번 정해 두면, 함수를 부를 때의 환경이 달라도 같은 값이 나와요. 확인하는 코드가 함수 안에 있는지 다시 보세요."),
     Mistake("pick_device_accelerator_unchecked", "current_accelerator() names CUDA on a CUDA build without a GPU",
