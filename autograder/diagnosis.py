@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +47,11 @@ _REPLAY_LOCK = threading.Lock()
 """Replays patch process-wide state (global random states, CUDA queries): one at a time in the grading command's
 threads."""
 _NAMESPACES: dict[tuple[str, str], dict | None] = {}
+_REPLIES: dict[tuple[str, str, str], dict] = {}
+"""A bank mistake's reply to a request, by (assignment, mistake, request): the same for every student."""
+MAX_CACHED_REPLIES = 20_000
+SEED_STEP = 104_729
+"""The n-th plain call of a test cell starts the global random states from seed ``SEED_STEP * n``."""
 
 
 @dataclass
@@ -58,9 +62,13 @@ class Recorder:
     observations: list[tuple[dict, dict]] = field(default_factory=list)
 
     def send(self, request: dict) -> dict:
-        """Send ``request`` (seeded when it is a plain call) and record it with its reply."""
+        """Send ``request`` (seeded when it is a plain call) and record it with its reply.
+
+        The seed depends only on the call's place in the cell, so every student who reaches that call sends the
+        same request, and a bank's reply to it is computed once per grading process (see :func:`behaves_like`).
+        """
         if "function" in request and not request.get("rounds") and "seed" not in request:
-            request = {**request, "seed": secrets.randbelow(2**31)}
+            request = {**request, "seed": SEED_STEP * (len(self.observations) + 1)}
         reply = self.channel(request)
         self.observations.append((request, reply))
         return reply
@@ -147,9 +155,10 @@ def _quiet_print(*args: Any, **kwargs: Any) -> None:
 
 
 def mistake_namespace(assignment: str, mistake: Mistake) -> dict | None:
-    """The reference notebook with ``mistake``'s cells swapped in, run in this process (test cells left out).
-
-    Built once per process and mistake (the caller holds the replay lock). None when a cell of it fails.
+    """The reference notebook with ``mistake``'s cells swapped in, run in this process: its helper and solution
+    cells (cells with a ``grade_id`` that are not test cells), so bank code may rely on those, never on a
+    demonstration cell. Built once per process and mistake (the caller holds the replay lock); None when a cell of
+    it fails.
     """
     key = (assignment, mistake.name)
     if key not in _NAMESPACES:
@@ -162,7 +171,9 @@ def mistake_namespace(assignment: str, mistake: Mistake) -> dict | None:
             with torch.random.fork_rng(devices=[]):
                 for cell in nb.cells:
                     meta = cell.get("metadata", {}).get("nbgrader", {})
-                    if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+                    # Helper and solution cells only: demonstration cells (no nbgrader metadata) can take seconds.
+                    if cell.cell_type != "code" or not meta.get("grade_id") or (meta.get("grade")
+                                                                                and not meta.get("solution")):
                         continue
                     source = mistake.replaces.get(meta.get("grade_id"), cell.source)
                     exec(compile(strip_hidden_tests(source), f"<{mistake.name}>", "exec"), namespace)  # noqa: S102
@@ -181,10 +192,15 @@ def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dic
         if namespace is None:
             return False
         for request, reply in observations:
-            try:
-                banked = json.loads(probe.handle(namespace, json.dumps(request)))
-            except Exception:  # noqa: BLE001 - bank code that cannot answer matches nothing
-                return False
+            key = (assignment, mistake.name, json.dumps(request, sort_keys=True))
+            banked = _REPLIES.get(key)
+            if banked is None:
+                try:
+                    banked = json.loads(probe.handle(namespace, key[2]))
+                except Exception:  # noqa: BLE001 - bank code that cannot answer matches nothing
+                    return False
+                if len(_REPLIES) < MAX_CACHED_REPLIES:
+                    _REPLIES[key] = banked
             if not same_reply(reply, banked):
                 return False
     return True

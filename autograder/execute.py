@@ -28,7 +28,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from autograder.diagnosis import Recorder, diagnose, with_hint
 from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
@@ -79,6 +79,9 @@ class ContainedExecute(Execute):
     max_output_bytes = Integer(200_000, help="Output kept per cell; the rest is dropped while it arrives.").tag(
         config=True
     )
+    diagnose = Bool(
+        True, help="Add to a failing hidden check the banked mistake it recognises (autograder/diagnosis.py)."
+    ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", ContainedKernelManager)
@@ -250,7 +253,7 @@ class ContainedExecute(Execute):
         recorder = Recorder(self._send)
         try:
             failure = verdict(cell.source, recorder.send, suspicious)
-            if failure:
+            if failure and self.diagnose:
                 # Which banked mistake behaves like this answer, from the replies already in hand (diagnosis.py).
                 diagnosis = diagnose(cell.source, grade_id, recorder.observations)
                 failure = with_hint(failure, diagnosis)

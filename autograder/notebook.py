@@ -137,7 +137,8 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                         error or judged)
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
-                    grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error, diagnosed)
+                    points = 0.0 if error else max_points
+                    grade.cells[meta["grade_id"]] = CellGrade(points, max_points, error, diagnosed)
     finally:
         os.chdir(previous_dir)
     return grade

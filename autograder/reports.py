@@ -6,7 +6,8 @@ assignment: how many passed and the most common failure messages), ``misconcepti
 students each banked misconception was diagnosed in, how many failures were not recognised and their most common
 messages: candidates for new bank entries) and ``report.png`` (score distribution, pass rates and the top
 misconceptions, labelled in Korean), and prints a short summary. Diagnoses are read from the grader's own record
-(``<notebook>.grading.json``, see :mod:`autograder.diagnosis`), never from what a notebook shows. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
+(``<notebook>.grading.json``, see :mod:`autograder.diagnosis`), never from what a notebook shows. CSV files are
+UTF-8 with a BOM so that Excel shows Hangul.
 Student ids and failure messages come from submissions: their CSV cells never start a formula
 (``autograder.spreadsheet``) and the terminal summary shows control characters as visible escapes
 (``autograder.terminal``).
@@ -261,7 +262,8 @@ def write_misconceptions_csv(cells: list[CellPassRate], labels: dict[str, str], 
                 writer.writerow([grade_id, "(not recognised) message", spreadsheet_text(message), count])
 
 
-def top_misconceptions(cells: list[CellPassRate], count: int = TOP_MISCONCEPTIONS) -> list[tuple[tuple[str, ...], int]]:
+def top_misconceptions(cells: list[CellPassRate],
+                       count: int = TOP_MISCONCEPTIONS) -> list[tuple[tuple[str, ...], int]]:
     """The most diagnosed misconceptions over all test cells, with their student counts, most common first."""
     total: Counter[tuple[str, ...]] = Counter()
     for cell in cells:

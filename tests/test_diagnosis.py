@@ -208,8 +208,9 @@ def test_replay_sends_the_bank_only_the_graders_own_requests():
     assert diagnose(source, ROWS_CELL, recorder.observations).names == []  # the extra key is a different reply
 
 
-def test_recorded_calls_get_fresh_seeds_that_replay_exactly():
-    """Does every plain call carry its own seed, and does the probe start a call's global random state from it?"""
+def test_recorded_calls_get_their_own_seeds_that_replay_exactly():
+    """Does every plain call of a cell carry its own seed, the same for every student at the same place, and does the
+    probe start a call's global random state from it?"""
     recorder = Recorder(LocalStudent(_student("def draw(n):\n    return torch.rand(n)\n")).send)
     first = recorder.send({"function": "draw", "args": [probe.encode(3)]})
     second = recorder.send({"function": "draw", "args": [probe.encode(3)]})
@@ -217,6 +218,9 @@ def test_recorded_calls_get_fresh_seeds_that_replay_exactly():
     assert request_1["seed"] != request_2["seed"] and not same_reply(first, second)
     again = json.loads(probe.handle(_student("def draw(n):\n    return torch.rand(n)\n"), json.dumps(request_1)))
     assert same_reply(first, again)
+    other = Recorder(LocalStudent(_student("def draw(n):\n    return torch.zeros(n)\n")).send)
+    other.send({"function": "draw", "args": [probe.encode(3)]})
+    assert other.observations[0][0] == request_1
 
 
 def test_replies_compare_floats_within_tolerance_and_ignore_addresses():
