@@ -22,6 +22,7 @@ Why the comparison is sound and cannot be steered:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import re
@@ -138,9 +139,12 @@ def _same_array(first: dict, other: dict) -> bool:
 def _bank(source: str) -> tuple[str, list[Mistake]] | None:
     """The assignment and mistake bank behind a test cell's hidden checks (None: no bank for them)."""
     found = directives(source)
-    if not found:
-        return None
-    module = found[0][0].rpartition(".")[0]  # autograder.hidden.<topic>
+    return _bank_of_module(found[0][0].rpartition(".")[0]) if found else None
+
+
+@functools.lru_cache(maxsize=None)
+def _bank_of_module(module: str) -> tuple[str, list[Mistake]] | None:
+    """The bank of the checks in ``autograder.hidden.<topic>``: the assignment of that topic and its mistakes."""
     name = module.rpartition(".")[2]
     assignments = [a for a in published_assignments() if topic(a) == name]
     try:
@@ -150,33 +154,44 @@ def _bank(source: str) -> tuple[str, list[Mistake]] | None:
     return (assignments[0], list(bank.MISTAKES)) if assignments else None
 
 
+@functools.lru_cache(maxsize=None)
+def _notebook_cells(assignment: str) -> tuple[tuple[str, Any], ...]:
+    """The helper and solution cells of the reference notebook, compiled: (grade_id, code), in notebook order.
+
+    Test cells are left out, and so are demonstration cells (no nbgrader metadata), which can take seconds; bank
+    code may rely on helper and solution cells only.
+    """
+    nb = nbformat.read(str(source_notebook(assignment)), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade_id") or (meta.get("grade") and not meta.get("solution")):
+            continue
+        cells.append((meta["grade_id"], compile(strip_hidden_tests(cell.source), f"<{meta['grade_id']}>", "exec")))
+    return tuple(cells)
+
+
 def _quiet_print(*args: Any, **kwargs: Any) -> None:
     """``print`` inside replayed notebook code: the grader's terminal shows nothing of it."""
 
 
 def mistake_namespace(assignment: str, mistake: Mistake) -> dict | None:
-    """The reference notebook with ``mistake``'s cells swapped in, run in this process: its helper and solution
-    cells (cells with a ``grade_id`` that are not test cells), so bank code may rely on those, never on a
-    demonstration cell. Built once per process and mistake (the caller holds the replay lock); None when a cell of
-    it fails.
+    """The reference notebook's helper and solution cells (:func:`_notebook_cells`) with ``mistake``'s cells swapped
+    in, run in this process. Built once per process and mistake (the caller holds the replay lock); None when a
+    cell of it fails.
     """
     key = (assignment, mistake.name)
     if key not in _NAMESPACES:
         import torch  # the grader has it loaded already; imported here to keep this module light to import
 
-        nb = nbformat.read(str(source_notebook(assignment)), as_version=4)
         namespace: dict | None = {"__name__": "__main__", "print": _quiet_print}
         default_dtype = torch.get_default_dtype()
         try:
             with torch.random.fork_rng(devices=[]):
-                for cell in nb.cells:
-                    meta = cell.get("metadata", {}).get("nbgrader", {})
-                    # Helper and solution cells only: demonstration cells (no nbgrader metadata) can take seconds.
-                    if cell.cell_type != "code" or not meta.get("grade_id") or (meta.get("grade")
-                                                                                and not meta.get("solution")):
-                        continue
-                    source = mistake.replaces.get(meta.get("grade_id"), cell.source)
-                    exec(compile(strip_hidden_tests(source), f"<{mistake.name}>", "exec"), namespace)  # noqa: S102
+                for grade_id, code in _notebook_cells(assignment):
+                    if grade_id in mistake.replaces:
+                        code = compile(mistake.replaces[grade_id], f"<{mistake.name}>", "exec")
+                    exec(code, namespace)  # noqa: S102 - instructor code: the reference and the bank
         except Exception:  # noqa: BLE001 - a cell that fails here (e.g. IPython-only) leaves this mistake out
             namespace = None
         finally:
