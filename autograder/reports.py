@@ -49,6 +49,8 @@ MESSAGE_CHARS = 160
 """Failure messages are cut to this many characters: enough to recognize a misconception, short enough for a table."""
 TOP_FAILURES = 3
 """How many of the most common failure messages of each test cell the reports keep."""
+NOT_ATTEMPTED = "NotSolvedYet:"
+"""How a test cell's visible part fails when its exercise is not solved yet (the notebook's helper cell)."""
 TOP_MISCONCEPTIONS = 10
 """How many misconceptions the chart shows (the most diagnosed over all test cells)."""
 CSV_ENCODING = "utf-8-sig"
@@ -83,7 +85,9 @@ class CellPassRate:
     diagnosed: Counter[tuple[str, ...]] = field(default_factory=Counter)
     """Students per diagnosis: one banked mistake, or twins the hidden check cannot tell apart (names in bank order)."""
     unrecognised: int = 0
-    """Students who failed this cell in a way no banked mistake matched."""
+    """Students who attempted this cell and failed it in a way no banked mistake matched."""
+    not_attempted: int = 0
+    """Students who failed this cell without solving it (the notebook's one-line "not solved yet" error)."""
     unrecognised_failures: Counter[str] = field(default_factory=Counter)
     """The failure messages of those students: candidates for new bank entries."""
 
@@ -213,6 +217,8 @@ def read_pass_rates(db_url: str, assignment: str, autograded_dir: Path) -> list[
                         cells[grade_id].failures.update(messages)
                         if diagnoses.get(grade_id):
                             cells[grade_id].diagnosed[tuple(diagnoses[grade_id])] += 1
+                        elif any(message.startswith(NOT_ATTEMPTED) for message in messages):
+                            cells[grade_id].not_attempted += 1
                         else:
                             cells[grade_id].unrecognised += 1
                             cells[grade_id].unrecognised_failures.update(messages)
@@ -244,9 +250,9 @@ def label_of(names: tuple[str, ...], labels: dict[str, str]) -> str:
 def write_misconceptions_csv(cells: list[CellPassRate], labels: dict[str, str], path: Path) -> None:
     """Write, per test cell, one row per diagnosis (students it was found in), then the unrecognised failures.
 
-    Columns: ``grade_id``, ``misconception`` (banked names; ``(not recognised)`` for the count of failures no
-    mistake matched, ``(not recognised) message`` for their most common messages), ``label`` (Korean label, or the
-    message) and ``students``.
+    Columns: ``grade_id``, ``misconception`` (banked names; ``(not attempted)`` for the count of exercises left
+    unsolved, ``(not recognised)`` for the count of other failures no mistake matched, ``(not recognised) message``
+    for their most common messages), ``label`` (Korean label, or the message) and ``students``.
     """
     with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
         writer = csv.writer(file)
@@ -256,6 +262,8 @@ def write_misconceptions_csv(cells: list[CellPassRate], labels: dict[str, str], 
             for names, count in cell.diagnosed.most_common():
                 writer.writerow([grade_id, spreadsheet_text(" / ".join(names)),
                                  spreadsheet_text(label_of(names, labels)), count])
+            if cell.not_attempted:
+                writer.writerow([grade_id, "(not attempted)", "", cell.not_attempted])
             if cell.unrecognised:
                 writer.writerow([grade_id, "(not recognised)", "", cell.unrecognised])
             for message, count in cell.unrecognised_failures.most_common(TOP_FAILURES):

@@ -176,7 +176,7 @@ def test_stdout_is_not_a_failure_message():
 @pytest.mark.xdist_group("nbgrader-reports")
 def test_misconceptions_csv_counts_each_diagnosis_and_the_unrecognised(course):
     """Under plain nbgrader autograde, does misconceptions.csv count the shared misconception in both students, name
-    twins together, and count the blank notebook and the forger as failures no mistake matched?"""
+    twins together, count the blank notebook as not attempted and the forger as a failure no mistake matched?"""
     workdir, _, stdout = course
     bank = {m.name: m for m in mistakes_for(ASSIGNMENT)}
     rows = _read_csv(workdir / "out" / "misconceptions.csv")
@@ -188,8 +188,9 @@ def test_misconceptions_csv_counts_each_diagnosis_and_the_unrecognised(course):
         mistake = bank[name]
         group = " / ".join(m for m in bank if m == name or m in mistake.twins)
         assert found[(mistake.loses_on[0], group)]["students"] == "1", rows
-    assert found[(shared.loses_on[0], "(not recognised)")]["students"] == "1"  # the blank notebook
-    assert found[(ROWS_CELL[1], "(not recognised)")]["students"] == "2"  # the blank notebook and the forger
+    assert found[(shared.loses_on[0], "(not attempted)")]["students"] == "1"  # the blank notebook
+    assert (shared.loses_on[0], "(not recognised)") not in found
+    assert found[(ROWS_CELL[1], "(not recognised)")]["students"] == "1"  # the forger
     messages = [row["label"] for row in rows if row["grade_id"] == ROWS_CELL[1]
                 and row["misconception"] == "(not recognised) message"]
     assert messages and not any(row["misconception"] == "rows_column_sums" for row in rows)
