@@ -29,6 +29,7 @@ LAYOUT = CourseLayout(
     checks_package="autograder.hidden",
     private_packages=("autograder.hidden", "autograder.mistakes"),
     grader_dir=REPO_ROOT / "autograder",
+    diagnosis_module="autograder.diagnosis",
 )
 """What the grading engine knows of this course (autograder/layout.py)."""
 

@@ -18,7 +18,7 @@ from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.grades import score_table
 from autograder.release import generate, nbgrader_env
-from autograder.reports import write_reports
+from autograder.reports import label_of, misconception_labels, top_misconceptions, write_reports
 from autograder.terminal import printable
 
 
@@ -93,12 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         reports = workdir / "reports" / assignment
         cells = write_reports(assignment, db_url(workdir), workdir / "autograded", reports)
         print(f"\ngraded in {elapsed:.1f} s; gradebook: {workdir / 'gradebook.db'}")
-        print(f"reports: {reports}/scores.csv, pass_rates.csv, report.png")
+        print(f"reports: {reports}/scores.csv, pass_rates.csv, misconceptions.csv, report.png")
         print("lowest pass rates:")
         for cell in sorted(cells, key=lambda c: c.pass_rate)[:3]:
             top = cell.top_failures(1)
             reason = f" ({printable(top[0][0][:80])})" if top else ""
             print(f"  {cell.grade_id}: {cell.passed}/{cell.graded} passed{reason}")
+        labels = misconception_labels(assignment)
+        print("misconceptions diagnosed (students):")
+        for names, count in top_misconceptions(cells):
+            print(f"  {count}  {' / '.join(names)}  ({label_of(names, labels)})")
+        unrecognised = sum(cell.unrecognised for cell in cells)
+        print(f"  failures no banked mistake matched: {unrecognised} (see misconceptions.csv)")
     return 0
 
 

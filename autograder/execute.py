@@ -28,12 +28,13 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from autograder.cells import is_test_cell, strip_hidden_tests
 from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
 from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
+from autograder.layout import course_layout
 
 TAMPERED = (
     "채점에 쓰이는 환경(torch, numpy, 내장 함수, IPython의 실행 장치 중 {names})이 바뀐 것이 감지되어 이 셀의 점수를 줄 수 "
@@ -79,6 +80,9 @@ class ContainedExecute(Execute):
     max_output_bytes = Integer(200_000, help="Output kept per cell; the rest is dropped while it arrives.").tag(
         config=True
     )
+    diagnose = Bool(
+        True, help="Add to a failing hidden check the banked mistake it recognises (autograder/diagnosis.py)."
+    ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", ContainedKernelManager)
@@ -104,6 +108,8 @@ class ContainedExecute(Execute):
         self._judged_cell: str | None = None
         self._judged_output_bytes = 0
         self._tampered: list[str] = []
+        self._diagnoses: dict[str, list[str]] = {}
+        self._diagnosis_seconds = 0.0
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -125,7 +131,8 @@ class ContainedExecute(Execute):
             # For the preprocessors after this one (RecordFlags marks the gradebook), without reading a file back.
             resources["autograder_incidents"] = list(self._incidents)
         record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
-                  "flags": sorted(set(self._tampered))}
+                  "flags": sorted(set(self._tampered)), "diagnoses": self._diagnoses,
+                  "diagnosis_seconds": round(self._diagnosis_seconds, 4)}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 
@@ -239,8 +246,18 @@ class ContainedExecute(Execute):
             return
         suspicious: list[str] = []
         self._judged_output_bytes = 0
+        course_diagnosis = course_layout().diagnosis() if self.diagnose else None
+        recorder = course_diagnosis.Recorder(self._send) if course_diagnosis else None
         try:
-            failure = verdict(cell.source, self._send, suspicious)
+            failure = verdict(cell.source, recorder.send if recorder else self._send, suspicious)
+            if failure and recorder:
+                # Which banked mistake behaves like this answer, from the replies already in hand (the course's
+                # diagnosis, autograder/diagnosis.py for this course).
+                diagnosis = course_diagnosis.diagnose(cell.source, grade_id, recorder.observations)
+                failure = course_diagnosis.with_hint(failure, diagnosis)
+                self._diagnosis_seconds += diagnosis.seconds
+                if diagnosis.names:
+                    self._diagnoses[grade_id] = diagnosis.names
         except IntegrityViolation as violation:
             self._tampered.extend(violation.changed)
             self._incidents.append({"kind": "tampering", "cell": grade_id,

@@ -12,6 +12,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 COURSE_MODULE_VARIABLE = "AUTOGRADER_COURSE"
 DEFAULT_COURSE_MODULE = "autograder.course"
@@ -34,6 +35,13 @@ class CourseLayout:
     """The course's Python code (checks, mistake banks, the engine inside it): a change there regrades (--changed-only)."""
     source_dir: str = "source"
     release_dir: str = "release"
+    diagnosis_module: str = ""
+    """The course's misconception diagnosis (``Recorder``, ``diagnose``, ``with_hint``, ``misconception_labels``), by
+    dotted name; empty for a course without one. A failing hidden check then names the banked mistake it matches."""
+
+    def diagnosis(self) -> ModuleType | None:
+        """The course's diagnosis module, imported on first use (None when the course has none)."""
+        return importlib.import_module(self.diagnosis_module) if self.diagnosis_module else None
 
     def source_notebook(self, assignment: str, root: Path | None = None) -> Path:
         """The instructor notebook (solutions and hidden tests) of ``assignment``."""

@@ -21,6 +21,7 @@ import nbformat
 import torch
 
 from autograder.cells import is_test_cell, nbgrader_meta, read_notebook, strip_hidden_tests  # noqa: F401 - re-exported
+from autograder.diagnosis import Recorder, diagnose, explain_names, with_hint
 from autograder.judge import LocalStudent, verdict
 
 
@@ -63,6 +64,8 @@ class CellGrade:
     points: float
     max_points: float
     error: str = ""
+    diagnosed: list[str] = field(default_factory=list)
+    """The banked mistakes the failing hidden check recognised (autograder/diagnosis.py)."""
 
 
 @dataclass
@@ -117,21 +120,31 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                 meta = nbgrader_meta(cell)
                 # As in grading: the hidden block is not run in the notebook; its judge calls run outside it.
                 error = _run_cell(strip_hidden_tests(cell.source), namespace, f"<cell {meta.get('grade_id', index)}>")
-                if meta.get("grade") and not meta.get("solution") and not error:
-                    error = _judge(cell.source, namespace)
+                diagnosed: list[str] = []
+                if meta.get("grade") and not meta.get("solution"):
+                    # As in grading, the hidden checks run even after the visible part failed: they diagnose it.
+                    judged, diagnosed = _judge(cell.source, namespace, meta["grade_id"])
+                    error = f"{error}\n\n{explain_names(cell.source, diagnosed)}" if error and diagnosed else (
+                        error or judged)
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
-                    grade.cells[meta["grade_id"]] = CellGrade(0.0 if error else max_points, max_points, error)
+                    points = 0.0 if error else max_points
+                    grade.cells[meta["grade_id"]] = CellGrade(points, max_points, error, diagnosed)
     finally:
         os.chdir(previous_dir)
     return grade
 
 
-def _judge(source: str, namespace: dict) -> str:
-    """The hidden tests' verdict on a test cell ('' when they pass), as ContainedExecute reaches it in grading."""
+def _judge(source: str, namespace: dict, grade_id: str) -> tuple[str, list[str]]:
+    """The hidden tests' verdict on a test cell ('' when they pass) and the banked mistakes it recognised, as
+    ContainedExecute reaches them in grading."""
+    recorder = Recorder(LocalStudent(namespace).send)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        failure = verdict(source, LocalStudent(namespace).send)
-    return f"AssertionError: {failure}" if failure else ""
+        failure = verdict(source, recorder.send)
+    if not failure:
+        return "", []
+    diagnosis = diagnose(source, grade_id, recorder.observations)
+    return f"AssertionError: {with_hint(failure, diagnosis)}", diagnosis.names
 
 
 def _run_cell(source: str, namespace: dict, filename: str) -> str:

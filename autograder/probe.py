@@ -378,7 +378,9 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
     report: dict[str, Any] = {}
     original_states = _global_rng_states()
     _plain_calls[0] += round_index is None
-    start_states = _starting_rng_states(0 if round_index is not None else 104_729 * _plain_calls[0])
+    # A seed chosen by the grader lets it replay the very same call on a banked mistake (autograder/diagnosis.py).
+    seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
+    start_states = _starting_rng_states(0 if round_index is not None else seed)
     _set_global_rng_states(start_states)
     end_states = start_states
     try:

@@ -2,8 +2,12 @@
 
 Usage: ``python -m autograder report <assignment> --db <url> --autograded-dir <dir> --out <dir>`` writes
 ``scores.csv`` (every student x every assignment in the gradebook), ``pass_rates.csv`` (each test cell of the
-assignment: how many passed and the most common failure messages) and ``report.png`` (score distribution and pass
-rates, labelled in Korean), and prints a short summary. CSV files are UTF-8 with a BOM so that Excel shows Hangul.
+assignment: how many passed and the most common failure messages), ``misconceptions.csv`` (each test cell: how many
+students each banked misconception was diagnosed in, how many failures were not recognised and their most common
+messages: candidates for new bank entries) and ``report.png`` (score distribution, pass rates and the top
+misconceptions, labelled in Korean), and prints a short summary. Diagnoses are read from the grader's own record
+(``<notebook>.grading.json``, see :mod:`autograder.diagnosis`), never from what a notebook shows. CSV files are
+UTF-8 with a BOM so that Excel shows Hangul.
 Student ids and failure messages come from submissions: their CSV cells never start a formula
 (``autograder.spreadsheet``) and the terminal summary shows control characters as visible escapes
 (``autograder.terminal``).
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import re
 import sys
@@ -20,6 +25,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import nbformat
@@ -29,6 +35,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
 from autograder.cells import is_test_cell
+from autograder.incidents import RECORD_SUFFIX
 from autograder.layout import course_layout
 from autograder.spreadsheet import spreadsheet_text
 from autograder.terminal import printable
@@ -42,6 +49,10 @@ MESSAGE_CHARS = 160
 """Failure messages are cut to this many characters: enough to recognize a misconception, short enough for a table."""
 TOP_FAILURES = 3
 """How many of the most common failure messages of each test cell the reports keep."""
+NOT_ATTEMPTED = "NotSolvedYet:"
+"""How a test cell's visible part fails when its exercise is not solved yet (the notebook's helper cell)."""
+TOP_MISCONCEPTIONS = 10
+"""How many misconceptions the chart shows (the most diagnosed over all test cells)."""
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark: Excel on Korean Windows otherwise reads the file as CP949 and garbles Hangul."""
 
@@ -71,6 +82,14 @@ class CellPassRate:
     graded: int = 0
     passed: int = 0
     failures: Counter[str] = field(default_factory=Counter)
+    diagnosed: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    """Students per diagnosis: one banked mistake, or twins the hidden check cannot tell apart (names in bank order)."""
+    unrecognised: int = 0
+    """Students who attempted this cell and failed it in a way no banked mistake matched."""
+    not_attempted: int = 0
+    """Students who failed this cell without solving it (the notebook's one-line "not solved yet" error)."""
+    unrecognised_failures: Counter[str] = field(default_factory=Counter)
+    """The failure messages of those students: candidates for new bank entries."""
 
     @property
     def pass_rate(self) -> float:
@@ -181,14 +200,75 @@ def read_pass_rates(db_url: str, assignment: str, autograded_dir: Path) -> list[
                 path = autograded_dir / submission.student_id / assignment / f"{submitted.name}.ipynb"
                 if not path.exists():
                     continue
+                diagnoses = read_diagnoses(path.with_name(path.stem + RECORD_SUFFIX))
                 for nb_cell in nbformat.read(str(path), as_version=4).cells:
                     if not is_test_cell(nb_cell):
                         continue
                     grade_id = nb_cell.metadata["nbgrader"]["grade_id"]
                     order.setdefault(grade_id, len(order))
                     if grade_id in failed:
-                        cells[grade_id].failures.update(failure_messages(nb_cell))
+                        messages = failure_messages(nb_cell)
+                        cells[grade_id].failures.update(messages)
+                        if diagnoses.get(grade_id):
+                            cells[grade_id].diagnosed[tuple(diagnoses[grade_id])] += 1
+                        elif any(message.startswith(NOT_ATTEMPTED) for message in messages):
+                            cells[grade_id].not_attempted += 1
+                        else:
+                            cells[grade_id].unrecognised += 1
+                            cells[grade_id].unrecognised_failures.update(messages)
     return sorted(cells.values(), key=lambda cell: (order.get(cell.grade_id, len(order)), cell.grade_id))
+
+
+def read_diagnoses(record: Path) -> dict[str, list[str]]:
+    """The banked mistakes grading recognised, by test cell, from the grader's record (empty when none)."""
+    try:
+        diagnoses = json.loads(record.read_text(encoding="utf-8")).get("diagnoses") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(cell): [str(name) for name in names] for cell, names in diagnoses.items() if isinstance(names, list)}
+
+
+def misconception_labels(assignment: str) -> dict[str, str]:
+    """The Korean label of every banked mistake of ``assignment``, from the course's diagnosis (empty without one)."""
+    diagnosis = course_layout().diagnosis()
+    return diagnosis.misconception_labels(assignment) if diagnosis else {}
+
+
+def label_of(names: tuple[str, ...], labels: dict[str, str]) -> str:
+    """A diagnosis in Korean: the mistake's label, or the twins' labels joined by " / "."""
+    return " / ".join(labels.get(name, name) for name in names)
+
+
+def write_misconceptions_csv(cells: list[CellPassRate], labels: dict[str, str], path: Path) -> None:
+    """Write, per test cell, one row per diagnosis (students it was found in), then the unrecognised failures.
+
+    Columns: ``grade_id``, ``misconception`` (banked names; ``(not attempted)`` for the count of exercises left
+    unsolved, ``(not recognised)`` for the count of other failures no mistake matched, ``(not recognised) message``
+    for their most common messages), ``label`` (Korean label, or the message) and ``students``.
+    """
+    with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
+        writer = csv.writer(file)
+        writer.writerow(["grade_id", "misconception", "label", "students"])
+        for cell in cells:
+            grade_id = spreadsheet_text(cell.grade_id)
+            for names, count in cell.diagnosed.most_common():
+                writer.writerow([grade_id, spreadsheet_text(" / ".join(names)),
+                                 spreadsheet_text(label_of(names, labels)), count])
+            if cell.not_attempted:
+                writer.writerow([grade_id, "(not attempted)", "", cell.not_attempted])
+            if cell.unrecognised:
+                writer.writerow([grade_id, "(not recognised)", "", cell.unrecognised])
+            for message, count in cell.unrecognised_failures.most_common(TOP_FAILURES):
+                writer.writerow([grade_id, "(not recognised) message", spreadsheet_text(message), count])
+
+
+def top_misconceptions(cells: list[CellPassRate],
+                       count: int = TOP_MISCONCEPTIONS) -> list[tuple[tuple[str, ...], int]]:
+    """The most diagnosed misconceptions over all test cells, with their student counts, most common first."""
+    total: Counter[tuple[str, ...]] = Counter()
+    for cell in cells:
+        total.update(cell.diagnosed)
+    return total.most_common(count)
 
 
 def write_pass_rates_csv(cells: list[CellPassRate], path: Path) -> None:
@@ -214,12 +294,17 @@ def assignment_scores(db_url: str, assignment: str) -> tuple[list[float], float]
     return scores, max_score
 
 
-def plot_report(assignment: str, scores: list[float], max_score: float, cells: list[CellPassRate], path: Path) -> None:
-    """Save a PNG with the score histogram and a horizontal bar per test cell's pass rate, labelled in Korean."""
+def plot_report(assignment: str, scores: list[float], max_score: float, cells: list[CellPassRate], path: Path,
+                labels: dict[str, str] | None = None) -> None:
+    """Save a PNG with the score histogram, a horizontal bar per test cell's pass rate and the most diagnosed
+    misconceptions (Korean labels from the mistake bank), labelled in Korean."""
+    labels = labels if labels is not None else misconception_labels(assignment)
     with matplotlib.rc_context({"font.family": FONT_NAME, "axes.unicode_minus": False}):
-        figure = Figure(figsize=(12, max(4.0, 0.45 * len(cells) + 1.5)), layout="constrained")
+        figure = Figure(figsize=(12, max(4.0, 0.45 * len(cells) + 1.5) + 4.5), layout="constrained")
         FigureCanvasAgg(figure)
-        histogram, bars = figure.subplots(1, 2, width_ratios=(2, 3))
+        top, bottom = figure.subfigures(2, 1, height_ratios=(max(4.0, 0.45 * len(cells) + 1.5), 4.5))
+        histogram, bars = top.subplots(1, 2, width_ratios=(2, 3))
+        _plot_misconceptions(bottom.subplots(), top_misconceptions(cells), labels)
         if max_score <= 40:
             edges = [edge - 0.5 for edge in range(int(math.ceil(max_score)) + 2)]
         else:
@@ -247,6 +332,25 @@ def plot_report(assignment: str, scores: list[float], max_score: float, cells: l
         figure.savefig(path, dpi=120)
 
 
+def _plot_misconceptions(axes: Any, top: list[tuple[tuple[str, ...], int]], labels: dict[str, str]) -> None:
+    """One bar per diagnosed misconception: how many students' answers behaved exactly like it."""
+    axes.set_title("흔한 실수 (채점에서 진단된 학생 수)")
+    if not top:
+        axes.text(0.5, 0.5, "진단된 실수가 없어요", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    positions = range(len(top))
+    counts = [count for _, count in top]
+    axes.barh(positions, counts, color="#8172B3")
+    axes.set_yticks(positions, [label_of(names, labels) for names, _ in top])
+    axes.invert_yaxis()
+    axes.set_xlabel("학생 수")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(0, max(counts) * 1.15 + 0.5)
+    for position, count in zip(positions, counts):
+        axes.text(count + 0.05, position, f"{count}명", va="center", fontsize=9)
+
+
 def summary(assignment: str, scores: list[float], max_score: float, cells: list[CellPassRate]) -> str:
     """A few lines for the terminal: mean score, then each test cell's pass rate and its most common failure."""
     mean = sum(scores) / len(scores) if scores else 0.0
@@ -256,6 +360,9 @@ def summary(assignment: str, scores: list[float], max_score: float, cells: list[
         top = cell.top_failures(1)
         failure = f"  most common failure ({top[0][1]}): {printable(top[0][0])}" if top else ""
         lines.append(f"  {100 * cell.pass_rate:5.1f}% ({cell.passed}/{cell.graded})  {printable(cell.grade_id):<{width}}{failure}")
+        if cell.diagnosed or cell.unrecognised:
+            found = ", ".join(f"{' / '.join(names)} ({count})" for names, count in cell.diagnosed.most_common())
+            lines.append(f"         diagnosed: {found or '-'}; not recognised: {cell.unrecognised}")
     return "\n".join(lines)
 
 
@@ -265,8 +372,10 @@ def write_reports(assignment: str, db_url: str, autograded_dir: Path, out: Path)
     write_scores_csv(read_scores(db_url), out / "scores.csv")
     cells = read_pass_rates(db_url, assignment, autograded_dir)
     write_pass_rates_csv(cells, out / "pass_rates.csv")
+    labels = misconception_labels(assignment)
+    write_misconceptions_csv(cells, labels, out / "misconceptions.csv")
     scores, max_score = assignment_scores(db_url, assignment)
-    plot_report(assignment, scores, max_score, cells, out / "report.png")
+    plot_report(assignment, scores, max_score, cells, out / "report.png", labels)
     return cells
 
 
@@ -287,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scores, max_score = assignment_scores(args.db, args.assignment)
     print(summary(args.assignment, scores, max_score, cells))
-    print(f"wrote {args.out / 'scores.csv'}, {args.out / 'pass_rates.csv'}, {args.out / 'report.png'}")
+    print(f"wrote {args.out / 'scores.csv'}, {args.out / 'pass_rates.csv'}, {args.out / 'misconceptions.csv'}, "
+          f"{args.out / 'report.png'}")
     return 0
 
 

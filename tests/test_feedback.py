@@ -13,11 +13,11 @@ import pytest
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 
+from autograder.cells import strip_hidden_tests
 from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT, source_notebook
 from autograder.demo import autograde_stock, nbgrader_command, register_assignment
 from autograder.feedback import FEEDBACK_PREPROCESSORS, HideHiddenTests
-from autograder.cells import strip_hidden_tests
 from autograder.inert import InertNotebook
 from autograder.mistakes import mistakes_for
 from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, with_solutions

@@ -18,7 +18,9 @@ from traitlets.config import Config
 
 from autograder import grade
 from autograder.preprocessors import (
-    SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
+    SerializedAssignLatePenalties,
+    SerializedOverwriteCells,
+    SerializedSaveAutoGrades,
 )
 
 STAY_INSIDE_S = 0.4

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -15,6 +16,7 @@ from autograder.cohort import SyntheticStudent, reference_solutions, write_cohor
 from autograder.course import REPO_ROOT
 from autograder.demo import autograde_stock, db_url, nbgrader_command, register_assignment
 from autograder.grades import cell_scores
+from autograder.mistakes import mistakes_for
 from autograder.release import nbgrader_env
 from autograder.reports import write_reports
 
@@ -38,6 +40,8 @@ NOISY = {
 NOISY_FLAGS = {"download_attempt": "forbidden_access", "background_process": "stray_processes",
                "process_cap": "process_cap"}
 TAMPER_CELL = "row_proportions_solution"
+TWO_MISTAKES = ("rows_column_sums", "prefix_skips_last")
+"""A student with two banked mistakes: each failing cell must name its misconception (autograder/diagnosis.py)."""
 
 
 def _cohort() -> list[SyntheticStudent]:
@@ -45,6 +49,9 @@ def _cohort() -> list[SyntheticStudent]:
     students = [SyntheticStudent("honest", "reference", dict(reference)),
                 SyntheticStudent("tamperer", "tampers halfway", {
                     **reference, TAMPER_CELL: f"{reference[TAMPER_CELL]}\ntorch.equal = lambda *a, **k: True"})]
+    bank = {mistake.name: mistake for mistake in mistakes_for(ASSIGNMENT)}
+    two = {grade_id: code for name in TWO_MISTAKES for grade_id, code in bank[name].replaces.items()}
+    students.append(SyntheticStudent("two_mistakes", ", ".join(TWO_MISTAKES), {**reference, **two}))
     for name, code in NOISY.items():
         cell = "seeded_rand_solution"
         students.append(SyntheticStudent(f"noisy_{name}", name, {**reference, cell: f"{reference[cell]}\n{code}"}))
@@ -173,3 +180,28 @@ def test_grading_day_outputs_are_ignored_by_git(path):
     """Is every file a grading day writes (student data) ignored by git, so `git add .` cannot commit it?"""
     completed = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO_ROOT)
     assert completed.returncode == 0, f"{path} is not ignored"
+
+
+@pytest.mark.xdist_group("grading_day")
+def test_each_failing_cell_names_its_misconception_everywhere(day):
+    """Graded by the command, does each of a student's two mistakes get its Korean hint in its own cell's output, in
+    the feedback page and in the grader's record, and do the reports count both?"""
+    workdir, _, _, _, _ = day
+    bank = {mistake.name: mistake for mistake in mistakes_for(ASSIGNMENT)}
+    folder = workdir / "autograded" / "two_mistakes" / ASSIGNMENT
+    cells = {cell.metadata["nbgrader"]["grade_id"]: cell
+             for cell in nbformat.read(str(folder / f"{ASSIGNMENT}.ipynb"), as_version=4).cells
+             if cell.metadata.get("nbgrader", {}).get("grade_id")}
+    record = json.loads((folder / f"{ASSIGNMENT}.grading.json").read_text(encoding="utf-8"))
+    feedback = (workdir / "feedback" / "two_mistakes" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    with open(workdir / "reports" / "misconceptions.csv", encoding="utf-8-sig") as file:
+        rows = list(csv.DictReader(file))
+    for name in TWO_MISTAKES:
+        (grade_id,) = bank[name].loses_on
+        errors = [output.evalue for output in cells[grade_id].outputs if output.output_type == "error"]
+        assert any(bank[name].hint in error and "진단:" in error for error in errors), errors
+        assert record["diagnoses"][grade_id] == [name]
+        assert bank[name].label in feedback and bank[name].hint[:40] in feedback
+        assert {"grade_id": grade_id, "misconception": name, "label": bank[name].label, "students": "1"} in rows
+    assert set(record["diagnoses"]) == {bank[name].loses_on[0] for name in TWO_MISTAKES}
+    assert record["diagnosis_seconds"] < 2.0

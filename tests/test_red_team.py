@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 import redteam
+
 from autograder import grade
 from autograder.bench import stock_course
 from autograder.cohort import write_cohort

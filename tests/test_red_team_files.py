@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
+import mutants
 import psutil
 import pytest
-
-import mutants
 import redteam
+
 from autograder import grade
 from autograder.bench import stock_course
 from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort

@@ -31,11 +31,11 @@ from textwrap import dedent
 
 import nbformat
 import pytest
+import redteam
 from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 
-import redteam
 from autograder import grade
 from autograder.bench import stock_course
 from autograder.cohort import reference_solutions, submission

@@ -25,6 +25,9 @@ SHARED_MISTAKE = "seeded_rand_global_seed"
 # Two students share SHARED_MISTAKE (a widespread misconception); each has one more mistake of their own.
 COHORT_MISTAKES = {"shared_a": (SHARED_MISTAKE, "pick_device_always_cpu"),
                    "shared_b": (SHARED_MISTAKE, "numpy_from_numpy_float")}
+ROWS_CELL = ("row_proportions_solution", "row_proportions_divides_by_row_sums")
+# A student whose answer raises a banked hint's own text: it must count as a failure no mistake matched.
+FORGER_HINT = next(m for m in mistakes_for(ASSIGNMENT) if m.name == "rows_column_sums").hint
 HANGUL = re.compile(r"[가-힣]")
 
 
@@ -50,6 +53,9 @@ def course(tmp_path_factory):
         SyntheticStudent("blank", "blank", {}),
         *(SyntheticStudent(student, ",".join(names), _with_mistakes(names))
           for student, names in COHORT_MISTAKES.items()),
+        SyntheticStudent("forger", "raises a hint's text", {
+            **reference_solutions(ASSIGNMENT),
+            ROWS_CELL[0]: f"def row_proportions(x):\n    raise AssertionError({FORGER_HINT!r})"}),
     ]
     write_cohort(ASSIGNMENT, students, workdir / "submitted")
     register_assignment(ASSIGNMENT, workdir)
@@ -165,3 +171,38 @@ def test_failure_message_of_stderr_drops_kernel_file_location():
 def test_stdout_is_not_a_failure_message():
     """Is ordinary printed output ignored when collecting failure messages?"""
     assert reports.failure_messages(_cell({"output_type": "stream", "name": "stdout", "text": "통과했어요!\n"})) == []
+
+
+@pytest.mark.xdist_group("nbgrader-reports")
+def test_misconceptions_csv_counts_each_diagnosis_and_the_unrecognised(course):
+    """Under plain nbgrader autograde, does misconceptions.csv count the shared misconception in both students, name
+    twins together, count the blank notebook as not attempted and the forger as a failure no mistake matched?"""
+    workdir, _, stdout = course
+    bank = {m.name: m for m in mistakes_for(ASSIGNMENT)}
+    rows = _read_csv(workdir / "out" / "misconceptions.csv")
+    found = {(row["grade_id"], row["misconception"]): row for row in rows}
+    shared = bank[SHARED_MISTAKE]
+    assert found[(shared.loses_on[0], SHARED_MISTAKE)]["students"] == "2"
+    assert found[(shared.loses_on[0], SHARED_MISTAKE)]["label"] == shared.label
+    for name in ("pick_device_always_cpu", "numpy_from_numpy_float"):
+        mistake = bank[name]
+        group = " / ".join(m for m in bank if m == name or m in mistake.twins)
+        assert found[(mistake.loses_on[0], group)]["students"] == "1", rows
+    assert found[(shared.loses_on[0], "(not attempted)")]["students"] == "1"  # the blank notebook
+    assert (shared.loses_on[0], "(not recognised)") not in found
+    assert found[(ROWS_CELL[1], "(not recognised)")]["students"] == "1"  # the forger
+    messages = [row["label"] for row in rows if row["grade_id"] == ROWS_CELL[1]
+                and row["misconception"] == "(not recognised) message"]
+    assert messages and not any(row["misconception"] == "rows_column_sums" for row in rows)
+    assert f"diagnosed: {SHARED_MISTAKE} (2)" in stdout
+
+
+@pytest.mark.xdist_group("nbgrader-reports")
+def test_hint_is_in_the_autograded_cell_under_plain_nbgrader(course):
+    """Does plain nbgrader autograde with the course's configuration put the hint into the failing cell's output?"""
+    workdir, _, _ = course
+    shared = next(m for m in mistakes_for(ASSIGNMENT) if m.name == SHARED_MISTAKE)
+    nb = nbformat.read(str(workdir / "autograded" / "shared_a" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == shared.loses_on[0]]
+    errors = [output.evalue for output in cell.outputs if output.output_type == "error"]
+    assert any("진단:" in error and shared.label in error and shared.hint in error for error in errors), errors

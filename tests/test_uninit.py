@@ -11,7 +11,11 @@ from torch import empty as bare_empty
 from autograder.judge import local_function, same_values
 from autograder.probe import ALLOCATING_OPS, RESIZING_OPS, STORAGE_SETTING_OPS
 from autograder.uninit import (
-    NOT_INTERCEPTED, assert_no_uninitialized_reads, check_uninitialized_reads, compare_rounds, fill_value,
+    NOT_INTERCEPTED,
+    assert_no_uninitialized_reads,
+    check_uninitialized_reads,
+    compare_rounds,
+    fill_value,
 )
 
 # Storages are what this module tests; torch's deprecation notice for TypedStorage is not news here.

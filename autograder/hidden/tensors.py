@@ -115,10 +115,12 @@ def check_pick_device(pick_device: StudentFunction) -> None:
 
 def check_numpy_to_float32(numpy_to_float32: StudentFunction) -> None:
     """float32 values of any input dtype, and no memory shared with the array (also for float32 input)."""
+    # float32 comes last: an answer that keeps float64 and shares memory fails on the dtype first, so grading can
+    # tell it from answers that only share memory (autograder/diagnosis.py).
     arrays = {
-        "float32 배열": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
         "int64 배열": np.array([[1, -2], [3, 4]], dtype=np.int64),
         "전치(transpose)된 float64 배열": np.linspace(0, 1, 6).reshape(2, 3).T,
+        "float32 배열": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
     }
     for label, array in arrays.items():
         expected = torch.tensor(np.array(array, dtype=np.float32))

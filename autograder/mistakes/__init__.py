@@ -4,6 +4,12 @@ Each assignment topic has a module here (``autograder/mistakes/tensors.py`` for 
 ``MISTAKES``, a list of :class:`Mistake`. A mistake is stored as replacement source for one or more solution cells.
 Correct answers written differently from the reference live in ``ALTERNATIVES`` in the same module: they must
 still score full marks.
+
+Every mistake also carries what a student is told when grading recognises it (:mod:`autograder.diagnosis`): a short
+Korean ``label`` naming the misconception (also the instructors' report shows it) and a Korean ``hint``: the
+misconception in one sentence and what to look at again, in the seed's 해요체, never the solution's code and never
+hidden test source (``tests/test_diagnosis.py`` lints both). Mistakes that behave identically on every input the
+hidden check gives them are ``twins`` of each other: grading names them together.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ class Mistake:
     loses_on: tuple[str, ...]
     warned_in_text: bool = False
     """The exercise's text cautions against this mistake, so the cell's visible part must catch it too."""
+    label: str = ""
+    """The misconception in a few Korean words, a noun phrase ("전역 시드(global seed) 바꾸기"): names it to students
+    and in the reports."""
+    hint: str = ""
+    """What a student whose answer behaves like this mistake reads: the misconception in one Korean sentence and
+    what to look at again (해요체; never the solution's code, never hidden test source)."""
+    twins: tuple[str, ...] = ()
+    """Other mistakes of the bank that the hidden check cannot tell from this one; grading names them together."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,275 @@
+"""Name the misconception: when a hidden check fails, say which banked mistake the answer behaves like.
+
+Every autograder says *that* a test failed (nbgrader, Otter-Grader, Gradescope, PrairieLearn show the failing
+message). This course also owns a mistake bank (:mod:`autograder.mistakes`): the wrong answers students really give,
+aimed at the test cells that must catch them. A hidden check observes the student's function only through judge
+requests and their plain-data replies (:mod:`autograder.judge`, :mod:`autograder.probe`). :class:`Recorder` keeps
+those observations; when the check fails, :func:`diagnose` replays the very same requests on every banked mistake
+aimed at the cell, in the grader process (bank code is instructor code), and compares the replies. A mistake whose
+replies all equal the student's is the student's misconception: the failure message gains its Korean hint
+(:func:`explain`), and the cohort reports count it (``diagnoses`` in ``<notebook>.grading.json``).
+
+Why the comparison is sound and cannot be steered:
+
+- a check is a deterministic function of the replies it gets, so a mistake that gives the same replies to the same
+  requests would have failed the check in exactly the same way; replaying stops at the first differing reply, so the
+  bank's code only ever answers requests the check itself sends it when the test suite grades that mistake;
+- every plain call carries a seed the grader chose (``seed`` in the request: the probe starts the global random
+  states from it), so a call that uses the global random state is replayed from the same state;
+- only observations the grader already holds are compared, and only a failing check is diagnosed: a correct answer
+  never is, and what a student prints, raises or names in a cell never reaches the diagnosis or the counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import nbformat
+
+from autograder import probe
+from autograder.course import published_assignments, source_notebook, topic
+from autograder.judge import directives, strip_hidden_tests
+from autograder.mistakes import Mistake, mistakes_for
+
+RELATIVE_TOLERANCE = 1e-5
+"""Floating-point results count as the same within this relative tolerance (the kernel and the grader run the same
+torch on the same machine, but a reduction may add in a different order)."""
+ABSOLUTE_TOLERANCE = 1e-8
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_REPLAY_LOCK = threading.Lock()
+"""Replays patch process-wide state (global random states, CUDA queries): one at a time in the grading command's
+threads."""
+_NAMESPACES: dict[tuple[str, str], dict | None] = {}
+_REPLIES: dict[tuple[str, str, str], dict] = {}
+"""A bank mistake's reply to a request, by (assignment, mistake, request): the same for every student."""
+MAX_CACHED_REPLIES = 20_000
+SEED_STEP = 104_729
+"""The n-th plain call of a test cell starts the global random states from seed ``SEED_STEP * n``."""
+
+
+@dataclass
+class Recorder:
+    """Wraps a judge channel's ``send``: gives every plain call a seed and keeps each request with its reply."""
+
+    channel: Callable[[dict], dict]
+    observations: list[tuple[dict, dict]] = field(default_factory=list)
+
+    def send(self, request: dict) -> dict:
+        """Send ``request`` (seeded when it is a plain call) and record it with its reply.
+
+        The seed depends only on the call's place in the cell, so every student who reaches that call sends the
+        same request, and a bank's reply to it is computed once per grading process (see :func:`behaves_like`).
+        """
+        if "function" in request and not request.get("rounds") and "seed" not in request:
+            request = {**request, "seed": SEED_STEP * (len(self.observations) + 1)}
+        reply = self.channel(request)
+        self.observations.append((request, reply))
+        return reply
+
+
+@dataclass
+class Diagnosis:
+    """The banked mistakes a failing cell behaves like, and how long finding them took."""
+
+    mistakes: list[Mistake] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def names(self) -> list[str]:
+        """The names of the matching mistakes, in bank order."""
+        return [mistake.name for mistake in self.mistakes]
+
+
+# ------------------------------------------------------------------------------------------------ comparing
+
+def same_reply(student: Any, banked: Any) -> bool:
+    """Whether two probe replies describe the same behaviour (floats within tolerance, addresses ignored)."""
+    try:
+        if isinstance(student, dict) and isinstance(banked, dict):
+            # The in-process channel leaves the (empty) nonce in a reply; the kernel channel has taken it out.
+            student = {key: value for key, value in student.items() if key != "nonce"}
+            banked = {key: value for key, value in banked.items() if key != "nonce"}
+        return _same(student, banked)
+    except Exception:  # noqa: BLE001 - a malformed reply simply matches nothing
+        return False
+
+
+def _same(first: Any, other: Any) -> bool:
+    if isinstance(first, dict) and isinstance(other, dict):
+        if first.get("t") in ("tensor", "ndarray") and first.get("t") == other.get("t"):
+            return _same_array(first, other)
+        return first.keys() == other.keys() and all(_same(first[key], other[key]) for key in first)
+    if isinstance(first, list) and isinstance(other, list):
+        return len(first) == len(other) and all(_same(a, b) for a, b in zip(first, other))
+    if isinstance(first, str) and isinstance(other, str):
+        return _ADDRESS.sub("0x", first) == _ADDRESS.sub("0x", other)
+    return type(first) is type(other) and first == other
+
+
+def _same_array(first: dict, other: dict) -> bool:
+    """Same class, dtype, shape and layout; the same bytes, or floating-point values within tolerance."""
+    if {k: v for k, v in first.items() if k != "data"} != {k: v for k, v in other.items() if k != "data"}:
+        return False
+    if first["data"] == other["data"]:
+        return True
+    mine, theirs = probe.decode(first), probe.decode(other)
+    if first["t"] == "tensor":
+        import torch
+
+        if not (mine.dtype.is_floating_point or mine.dtype.is_complex):
+            return False
+        return bool(torch.allclose(mine.detach(), theirs.detach(), rtol=RELATIVE_TOLERANCE, atol=ABSOLUTE_TOLERANCE,
+                                   equal_nan=True))
+    import numpy as np
+
+    return mine.dtype.kind in "fc" and bool(np.allclose(mine, theirs, rtol=RELATIVE_TOLERANCE,
+                                                        atol=ABSOLUTE_TOLERANCE, equal_nan=True))
+
+
+# ------------------------------------------------------------------------------------------------ the bank
+
+def _bank(source: str) -> tuple[str, list[Mistake]] | None:
+    """The assignment and mistake bank behind a test cell's hidden checks (None: no bank for them)."""
+    found = directives(source)
+    return _bank_of_module(found[0][0].rpartition(".")[0]) if found else None
+
+
+@functools.lru_cache(maxsize=None)
+def _bank_of_module(module: str) -> tuple[str, list[Mistake]] | None:
+    """The bank of the checks in ``autograder.hidden.<topic>``: the assignment of that topic and its mistakes."""
+    name = module.rpartition(".")[2]
+    assignments = [a for a in published_assignments() if topic(a) == name]
+    try:
+        bank = importlib.import_module(f"autograder.mistakes.{name}")
+    except ImportError:
+        return None
+    return (assignments[0], list(bank.MISTAKES)) if assignments else None
+
+
+@functools.lru_cache(maxsize=None)
+def _notebook_cells(assignment: str) -> tuple[tuple[str, Any], ...]:
+    """The helper and solution cells of the reference notebook, compiled: (grade_id, code), in notebook order.
+
+    Test cells are left out, and so are demonstration cells (no nbgrader metadata), which can take seconds; bank
+    code may rely on helper and solution cells only.
+    """
+    nb = nbformat.read(str(source_notebook(assignment)), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade_id") or (meta.get("grade") and not meta.get("solution")):
+            continue
+        cells.append((meta["grade_id"], compile(strip_hidden_tests(cell.source), f"<{meta['grade_id']}>", "exec")))
+    return tuple(cells)
+
+
+def _quiet_print(*args: Any, **kwargs: Any) -> None:
+    """``print`` inside replayed notebook code: the grader's terminal shows nothing of it."""
+
+
+def mistake_namespace(assignment: str, mistake: Mistake) -> dict | None:
+    """The reference notebook's helper and solution cells (:func:`_notebook_cells`) with ``mistake``'s cells swapped
+    in, run in this process. Built once per process and mistake (the caller holds the replay lock); None when a
+    cell of it fails.
+    """
+    key = (assignment, mistake.name)
+    if key not in _NAMESPACES:
+        import torch  # the grader has it loaded already; imported here to keep this module light to import
+
+        namespace: dict | None = {"__name__": "__main__", "print": _quiet_print}
+        default_dtype = torch.get_default_dtype()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                for grade_id, code in _notebook_cells(assignment):
+                    if grade_id in mistake.replaces:
+                        code = compile(mistake.replaces[grade_id], f"<{mistake.name}>", "exec")
+                    exec(code, namespace)  # noqa: S102 - instructor code: the reference and the bank
+        except Exception:  # noqa: BLE001 - a cell that fails here (e.g. IPython-only) leaves this mistake out
+            namespace = None
+        finally:
+            torch.set_default_dtype(default_dtype)
+        _NAMESPACES[key] = namespace
+    return _NAMESPACES[key]
+
+
+def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dict, dict]]) -> bool:
+    """Whether ``mistake`` answers every recorded request exactly as the student's function did."""
+    with _REPLAY_LOCK:
+        namespace = mistake_namespace(assignment, mistake)
+        if namespace is None:
+            return False
+        for request, reply in observations:
+            key = (assignment, mistake.name, json.dumps(request, sort_keys=True))
+            banked = _REPLIES.get(key)
+            if banked is None:
+                try:
+                    banked = json.loads(probe.handle(namespace, key[2]))
+                except Exception:  # noqa: BLE001 - bank code that cannot answer matches nothing
+                    return False
+                if len(_REPLIES) < MAX_CACHED_REPLIES:
+                    _REPLIES[key] = banked
+            if not same_reply(reply, banked):
+                return False
+    return True
+
+
+def diagnose(source: str, grade_id: str, observations: list[tuple[dict, dict]]) -> Diagnosis:
+    """Which banked mistakes aimed at test cell ``grade_id`` behave exactly as observed (call only on failure)."""
+    started = time.monotonic()
+    diagnosis = Diagnosis()
+    try:
+        bank = _bank(source) if observations else None
+        if bank is not None:
+            assignment, mistakes = bank
+            diagnosis.mistakes = [m for m in mistakes
+                                  if grade_id in m.loses_on and behaves_like(assignment, m, observations)]
+    except Exception:  # noqa: BLE001 - a diagnosis is a courtesy: it never changes or breaks a grade
+        diagnosis.mistakes = []
+    diagnosis.seconds = time.monotonic() - started
+    return diagnosis
+
+
+# ------------------------------------------------------------------------------------------------ telling
+
+def explain(mistakes: list[Mistake]) -> str:
+    """The Korean block a failure message gains: the misconception(s) and what to look at again ('' for none)."""
+    if not mistakes:
+        return ""
+    if len(mistakes) == 1:
+        lines = ["진단: 숨겨진 테스트의 입력에서 이 답은 흔한 실수 하나와 똑같이 동작해요.",
+                 f"- 실수: {mistakes[0].label}", f"- 힌트: {mistakes[0].hint}"]
+    else:
+        lines = [f"진단: 숨겨진 테스트의 입력에서 이 답은 흔한 실수 {len(mistakes)}가지와 똑같이 동작해요. "
+                 "어느 쪽인지 확인해 보세요."]
+        for mistake in mistakes:
+            lines += [f"- 실수: {mistake.label}", f"  힌트: {mistake.hint}"]
+    return "\n".join(lines)
+
+
+def explain_names(source: str, names: list[str]) -> str:
+    """:func:`explain` for mistakes given by name, from the bank behind a test cell's hidden checks."""
+    bank = _bank(source)
+    by_name = {mistake.name: mistake for mistake in (bank[1] if bank else [])}
+    return explain([by_name[name] for name in names if name in by_name])
+
+
+def with_hint(failure: str, diagnosis: Diagnosis) -> str:
+    """``failure`` followed by the diagnosis (unchanged when nothing matched)."""
+    block = explain(diagnosis.mistakes)
+    return f"{failure}\n\n{block}" if block else failure
+
+
+def misconception_labels(assignment: str) -> dict[str, str]:
+    """The Korean label of every banked mistake of ``assignment`` (empty when it has no bank)."""
+    try:
+        return {mistake.name: mistake.label or mistake.name for mistake in mistakes_for(assignment)}
+    except (ImportError, IndexError):  # no bank, or a name without a topic
+        return {}
