@@ -102,6 +102,7 @@ class ContainedExecute(Execute):
         self._judged_cell: str | None = None
         self._judged_output_bytes = 0
         self._tampered: list[str] = []
+        self._answered_nonces: set[str] = set()
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -234,6 +235,7 @@ class ContainedExecute(Execute):
         self._judged_output_bytes = 0
         try:
             failure = verdict(cell.source, self._send, suspicious)
+            self._settle_judge_channel()
         except IntegrityViolation as violation:
             self._tampered.extend(violation.changed)
             self._incidents.append({"kind": "tampering", "cell": grade_id,
@@ -263,6 +265,37 @@ class ContainedExecute(Execute):
             return self._probe_batch([self._fingerprint_request()])[0]
         except ProbeError:
             return None
+        except IntegrityViolation as violation:
+            # A second reply to an earlier request came back: no fingerprint from this channel can be trusted.
+            self._incidents.append({"kind": "tampering", "cell": self._judged_cell,
+                                    "detail": ", ".join(violation.changed)})
+            return None
+
+    def send_batch(self, requests: list[dict]) -> list[dict]:
+        """Run several judge requests in the kernel as one request (in order); check the fingerprint after them all.
+
+        One round trip for a check's independent calls; the whole batch must answer within the cell's time limit
+        (:meth:`_read_reply`), and a change of what grading relies on, made by any call of the batch, fails the
+        check before any of its replies is used (:class:`IntegrityViolation`).
+        """
+        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])
+        changed = self._changed_since_baseline(self._judged_cell, current)
+        if changed:
+            raise IntegrityViolation(changed)
+        return replies
+
+    def _settle_judge_channel(self) -> None:
+        """After a cell's checks: wait until the kernel is idle, then prove no reply beyond those read is on its way.
+
+        The probe answers one request at a time, so every reply it wrote before it was idle arrives before the
+        answer to a fresh request. A student's code that wrote a reply of its own while judged (the request's
+        nonce is within its reach) leaves the probe's genuine reply behind it: that second reply to an earlier
+        request is found here, while its cell is still being judged (:meth:`_probe_batch`).
+        """
+        if self._judge is None or self._judge_broken:
+            return
+        self._execute_silently("pass")
+        self._probe_batch([])
 
     def _fingerprint_request(self) -> dict:
         return {"op": "fingerprint", "audit": getattr(self.km, "audit_module", None)}
@@ -364,14 +397,25 @@ class ContainedExecute(Execute):
         self._judge.sendall(json.dumps({"calls": calls, "nonce": nonce}).encode() + b"\n")
         reply = self._read_reply()
         # A stale or forged reply (the probe code never ran) does not carry this request's nonce.
-        if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce:
+        received = reply.pop("nonce", None) if isinstance(reply, dict) else None
+        if received != nonce:
+            if received in self._answered:
+                raise IntegrityViolation(["judge channel: a second reply to an earlier request"])
             raise ProbeError("응답이 이 요청의 것이 아니에요")
+        self._answered.add(nonce)
         if reply.get("interrupted"):
             raise ProbeError(f"실행이 중단됐어요 ({reply.get('error', {}).get('type', '?')})")
         replies = reply.get("replies")
         if not isinstance(replies, list) or len(replies) != len(calls):
             raise ProbeError("알아볼 수 없는 응답")
         return replies
+
+    @property
+    def _answered(self) -> set[str]:
+        """Nonces of the requests already answered on this kernel's channel (one reply each)."""
+        if not hasattr(self, "_answered_nonces"):
+            self._answered_nonces = set()
+        return self._answered_nonces
 
     def _read_reply(self) -> Any:
         """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile."""
