@@ -24,8 +24,8 @@ from nbgrader.preprocessors import (  # noqa: E402
 from autograder.execute import ContainedExecute  # noqa: E402
 from autograder.inert import InertNotebook  # noqa: E402
 from autograder.preprocessors import (  # noqa: E402
-    DeduplicateIdsCleanly, RestoreDeletedTestCells, SerializedAssignLatePenalties, SerializedOverwriteCells, SerializedSaveAutoGrades,
-    StderrDoesNotFail,
+    DeduplicateIdsCleanly, RecordFlags, RestoreDeletedTestCells, SerializedAssignLatePenalties,
+    SerializedOverwriteCells, SerializedSaveAutoGrades, StderrDoesNotFail,
 )
 
 c.Autograde.sanitize_preprocessors = [
@@ -38,10 +38,13 @@ from autograder.submission_exporter import CheckedNotebookExporter  # noqa: E402
 
 c.Autograde.exporter_class = CheckedNotebookExporter
 # IPython/Jupyter settings folders in a submission are never copied next to the notebook.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".ipython", ".jupyter"]
+# Never copied between submitted/, autograded/ and feedback/: the grader's own records of a grading stay with the
+# instructor (a zipped feedback/ folder goes to students).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".ipython", ".jupyter",
+                            "*.grading.json", ".autograder-fingerprint"]
 c.Autograde.autograde_preprocessors = [
     ContainedExecute, IgnorePattern, StderrDoesNotFail, ClearMetadataPreprocessor, LimitOutput,
-    SerializedSaveAutoGrades, SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,
+    SerializedSaveAutoGrades, RecordFlags, SerializedAssignLatePenalties, InertNotebook, CheckCellMetadata,
 ]
 # InertNotebook comes after the grades are saved: no score depends on it. It leaves nothing in the autograded
 # notebook that would run as script when formgrader renders it in the instructor's session (autograder/inert.py).

@@ -30,10 +30,10 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
 from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, strip_hidden_tests, verdict
 from autograder.kernels import STOPPING, ContainedKernelManager
 
-INCIDENTS_SUFFIX = ".grading.json"
 TAMPERED = (
     "채점에 쓰이는 환경(torch, numpy, 내장 함수, IPython의 실행 장치 중 {names})이 바뀐 것이 감지되어 이 셀의 점수를 줄 수 "
     "없어요. 선생님이 직접 확인할 거예요."
@@ -94,6 +94,7 @@ class ContainedExecute(Execute):
         self._output_sizes: dict[int, int] = {}
         self._sandbox: dict[str, Any] = {}
         self._strays = 0
+        self._process_cap_hits = 0
         self._cell_seconds = 0.0
         self._baseline: dict[str, str] | None = None
         self._probe_module: str | None = None
@@ -117,6 +118,12 @@ class ContainedExecute(Execute):
             return
         if self._strays:
             self._incidents.append({"kind": "stray_processes", "cell": None, "detail": f"{self._strays} killed"})
+        if self._process_cap_hits:
+            self._incidents.append({"kind": "process_cap", "cell": None,
+                                    "detail": f"a new process was refused {self._process_cap_hits} times"})
+        if resources is not None:
+            # For the preprocessors after this one (RecordFlags marks the gradebook), without reading a file back.
+            resources["autograder_incidents"] = list(self._incidents)
         record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
                   "flags": sorted(set(self._tampered))}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
@@ -124,13 +131,17 @@ class ContainedExecute(Execute):
 
     async def _async_cleanup_kernel(self) -> None:
         km = self.km
+        left_running = 0
         if isinstance(km, ContainedKernelManager):
             self._sandbox = km.sandbox_status()
+            # Counted now, while the notebook has just ended: shutting the kernel down kills its process group.
+            left_running = km.processes_besides_kernel()
         try:
             await super()._async_cleanup_kernel()
         finally:
             if isinstance(km, ContainedKernelManager):
-                self._strays += getattr(km, "processes_killed", 0)
+                self._strays += max(left_running, getattr(km, "processes_killed", 0))
+                self._process_cap_hits += getattr(km, "process_cap_hits", 0)
 
     _cleanup_kernel = run_sync(_async_cleanup_kernel)
 

@@ -77,9 +77,11 @@ def _contain(connection: socket.socket) -> list[str]:
     for name in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(name, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    in_pids_cgroup = False
     for cgroup in request.get("cgroups", []):
         try:
             Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
+            in_pids_cgroup = in_pids_cgroup or "/pids/" in cgroup
         except OSError:
             pass
     status: dict[str, Any] = {"pid": os.getpid()}
@@ -105,7 +107,9 @@ def _contain(connection: socket.socket) -> list[str]:
     torch.set_num_threads(threads)
     # Files the student submitted next to the notebook must not shadow installed packages.
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd(), server_cwd)]
-    apply_rlimits(limits)
+    # With a pids cgroup, the cgroup is the cap that binds (and counts what it refuses, for the process_cap flag);
+    # RLIMIT_NPROC, which counts the same tasks, stays a looser backstop.
+    apply_rlimits(limits, nproc=limits.max_processes * 2 if in_pids_cgroup else limits.max_processes)
     if request.get("uid") is not None:
         status["uid"] = request["uid"]
     os.write(status_file, json.dumps(status).encode())

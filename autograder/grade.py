@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -44,19 +45,18 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook, topic
 from autograder.execute import INCIDENTS_SUFFIX
+from autograder.incidents import FLAG_KINDS
 from autograder.forkserver import shared_fork_server
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
 from autograder.notebook import nbgrader_meta, read_notebook
 from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
-from autograder.terminal import printable
+from autograder.terminal import printable, printable_lines
 from autograder.submission_files import RefusedSubmission, SubmissionFiles
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
-FLAG_KINDS = frozenset({"tampering", "impostor_result", "probe_failed", "kernel_died", "forbidden_access",
-                        "oversized_message"})
-"""Incidents that need an instructor's look: FLAG lines in the summary (the others are NOTE lines)."""
+
 STAGING_DIR = ".autograder-staged"
 
 
@@ -73,6 +73,7 @@ class Result:
     repairs: list[str] = field(default_factory=list)
     incidents: list[dict] = field(default_factory=list)
     error: str = ""
+    details: str = ""  # for an error: the traceback or nbgrader's log, printed to stderr after the summary
 
 
 class _PerThreadLog(logging.Handler):
@@ -163,6 +164,7 @@ class GradingRun:
         except Exception:  # noqa: BLE001 - one submission must never stop the batch
             result.status = "error"
             result.error = result.error or traceback.format_exc(limit=3).strip().splitlines()[-1]
+            result.details = result.details or traceback.format_exc()
         result.seconds = time.perf_counter() - start
         return result
 
@@ -224,9 +226,11 @@ class GradingRun:
         try:
             converter.start()
         except BaseException as error:  # noqa: BLE001 - NbGraderException, or a kernel killed on Ctrl-C
-            details = [line for line in _THREAD_LOG.take() if "Traceback" in line or "Error" in line]
+            logged = _THREAD_LOG.take()
+            details = [line for line in logged if "Traceback" in line or "Error" in line]
             reason = details[-1].strip().splitlines()[-1] if details else _last_line(error)
             result.error = reason or "nbgrader could not grade this submission"
+            result.details = "\n".join(logged) or traceback.format_exc()
             return
         incidents_file = self.autograded / student / assignment / f"{assignment}{INCIDENTS_SUFFIX}"
         if incidents_file.exists():
@@ -298,18 +302,37 @@ def load_config(root: Path) -> Config:
     return config
 
 
-def summary_lines(results: list[Result]) -> list[str]:
+def flagged_in_gradebook(db_url: str, assignments: list[str]) -> set[tuple[str, str]]:
+    """(assignment, student) of every submission the gradebook holds as flagged (until cleared in formgrader)."""
+    marked = set()
+    with GRADEBOOK_LOCK, Gradebook(db_url) as gradebook:
+        for assignment in assignments:
+            try:
+                submissions = gradebook.find_assignment(assignment).submissions
+            except MissingEntry:
+                continue
+            marked.update((assignment, s.student_id) for s in submissions if any(n.flagged for n in s.notebooks))
+    return marked
+
+
+def summary_lines(results: list[Result], still_flagged: set[tuple[str, str]] = frozenset()) -> list[str]:
     """The run's summary: counts, then every submission that needs an instructor's look.
 
-    Every string that came from a submission (student id, file names in repairs, incident details, error reasons)
-    goes through :func:`autograder.terminal.printable`: an escape code in a file name must not erase a FLAG line.
+    ``still_flagged`` are submissions the gradebook holds as flagged: those not flagged again in this run get a
+    line saying the flag comes from an earlier grading. Every string that came from a submission (student id, file
+    names in repairs, incident details, error reasons) goes through :func:`autograder.terminal.printable`: an
+    escape code in a file name must not erase a FLAG line.
     """
     graded = [r for r in results if r.status == "graded"]
     skipped = [r for r in results if r.status == "skipped"]
     errors = [r for r in results if r.status == "error"]
     flagged = {(r.assignment, r.student) for r in results for i in r.incidents if i["kind"] in FLAG_KINDS}
+    earlier = sorted(set(still_flagged) - flagged)
     lines = [f"graded {len(graded)}, unchanged {len(skipped)}, could not grade {len(errors)}, "
-             f"flagged for review {len(flagged)}"]
+             f"flagged for review {len(flagged) + len(earlier)}"]
+    for assignment, student in earlier:
+        lines.append(f"  FLAG   {printable(assignment)}/{printable(student)}: flagged in an earlier grading and not "
+                     "cleared yet (review it, then clear the flag in formgrader)")
     for r in sorted(errors, key=lambda r: (r.assignment, r.student)):
         lines.append(f"  ERROR  {printable(r.assignment)}/{printable(r.student)}: {printable(r.error)}")
     for r in sorted(results, key=lambda r: (r.assignment, r.student)):
@@ -324,8 +347,27 @@ def summary_lines(results: list[Result]) -> list[str]:
     return lines
 
 
+def score_lines(results: list[Result], still_flagged: set[tuple[str, str]] = frozenset()) -> list[str]:
+    """A score table of the run's students, per assignment: score, or why there is none, and the flag mark."""
+    lines: list[str] = []
+    for assignment in sorted({r.assignment for r in results}):
+        rows = sorted((r for r in results if r.assignment == assignment), key=lambda r: r.student)
+        width = max(12, *(len(printable(r.student)) for r in rows))
+        lines.append(f"\n{printable(assignment):<{width}}  {'score':>9}")
+        for r in rows:
+            if r.score is not None and r.max_score is not None:
+                shown = f"{r.score:g}/{r.max_score:g}"
+            else:
+                shown = "error" if r.status == "error" else "-"
+            mark = "  FLAG" if (assignment, r.student) in still_flagged else ""
+            lines.append(f"{printable(r.student):<{width}}  {shown:>9}{mark}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
+    # Ctrl-C must stop grading even when the shell that started us ignores SIGINT (nohup, some CI runners).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignment", help="assignment name, or 'all' for every published assignment")
     parser.add_argument("--student", nargs="+", help="grade only these students")
@@ -372,9 +414,15 @@ def main(argv: list[str] | None = None) -> int:
         print("grading interrupted; the gradebook holds every submission finished so far", file=sys.stderr)
         return 130
     elapsed = time.perf_counter() - start
-    for line in summary_lines(results):
+    still_flagged = flagged_in_gradebook(db_url, assignments)
+    for line in summary_lines(results, still_flagged):
         print(line)
     print(f"{len(pairs)} submissions in {elapsed:.1f} s with {grading.workers} workers")
+    for line in score_lines(results, still_flagged):
+        print(line)
+    details = [r for r in results if r.status == "error" and r.details]
+    for r in details:  # the full story of each ERROR line, for whoever maintains the course
+        print(f"--- {printable(r.assignment)}/{printable(r.student)}\n{printable_lines(r.details)}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in results], ensure_ascii=False, indent=1), encoding="utf-8")
     return 1 if any(r.status == "error" for r in results) else 0

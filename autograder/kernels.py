@@ -318,15 +318,22 @@ class ContainedKernelManager(AsyncKernelManager):
             "cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],
         }
 
+    def processes_besides_kernel(self) -> int:
+        """How many processes the student left running in this kernel's tree now (:meth:`ProcessTree.strays`)."""
+        tree = getattr(self, "tree", None)
+        return len(tree.strays()) if tree is not None else 0
+
     def kill_process_tree(self) -> int:
         """Kill every process the kernel left behind (idempotent); return how many were still running."""
         tree = getattr(self, "tree", None)
         if tree is None:
             return 0
         killed = tree.kill()
+        cap_hits = tree.process_cap_hits()  # read before the cgroup goes away
         tree.remove()
         self.tree = None
         self.processes_killed = getattr(self, "processes_killed", 0) + killed
+        self.process_cap_hits = getattr(self, "process_cap_hits", 0) + cap_hits
         folder = getattr(self, "folder", None)
         if folder is not None:
             remove_folder(folder)

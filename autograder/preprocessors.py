@@ -9,12 +9,14 @@ import threading
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import (
     AssignLatePenalties, DeduplicateIds, NbGraderPreprocessor, OverwriteCells, SaveAutoGrades,
 )
 from traitlets import Unicode
 
 from autograder.course import REPO_ROOT
+from autograder.incidents import flagged
 from autograder.notebook import nbgrader_meta, read_notebook
 
 GRADEBOOK_LOCK = threading.Lock()
@@ -114,6 +116,27 @@ class SerializedAssignLatePenalties(AssignLatePenalties):
         with GRADEBOOK_LOCK:
             return super().preprocess(nb, resources)
 
+
+
+class RecordFlags(NbGraderPreprocessor):
+    """Mark a submission flagged in the gradebook when grading raised a flag, so the flag outlives this run.
+
+    formgrader shows the mark in its Flagged column, the grading command lists it in every later run's summary
+    and the reports show it, until an instructor clears it in formgrader after review. A later clean grading
+    does not clear it: only a person who looked does. Runs after ``SaveAutoGrades`` (the notebook must exist in the
+    gradebook); reads the incidents ``ContainedExecute`` left in the resources.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        """Set ``flagged`` on this submitted notebook when any incident of this grading is a flag."""
+        if not flagged(resources.get("autograder_incidents", [])):
+            return nb, resources
+        with GRADEBOOK_LOCK, Gradebook(resources["nbgrader"]["db_url"]) as gradebook:
+            submitted = gradebook.find_submission_notebook(
+                resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"], resources["nbgrader"]["student"])
+            submitted.flagged = True
+            gradebook.db.commit()
+        return nb, resources
 
 
 class DeduplicateIdsCleanly(DeduplicateIds):

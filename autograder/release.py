@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         stale = stale_notebooks()
         for assignment in stale:
             print(f"stale: release/{assignment} differs from source/{assignment}; run `make release`")
+        if not stale:
+            print(f"release/ is up to date with source/ ({', '.join(published_assignments())})")
         return 1 if stale else 0
     for path in regenerate():
         print(f"wrote {path.relative_to(REPO_ROOT)}")

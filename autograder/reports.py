@@ -53,6 +53,8 @@ class ScoreTable:
 
     assignments: list[str]
     scores: dict[str, dict[str, float | None]]
+    flagged: dict[str, list[str]] = field(default_factory=dict)
+    """Assignments whose submission is flagged for review in the gradebook, by student (until cleared)."""
 
     def total(self, student: str) -> float:
         """Sum of the student's scores over all assignments (missing submissions count as zero)."""
@@ -92,22 +94,29 @@ def read_scores(db_url: str) -> ScoreTable:
     with Gradebook(db_url) as gradebook:
         assignments = sorted(assignment.name for assignment in gradebook.assignments)
         scores: dict[str, dict[str, float | None]] = {}
+        flagged: dict[str, list[str]] = {}
         for student in sorted(gradebook.students, key=lambda student: student.id):
             row: dict[str, float | None] = dict.fromkeys(assignments)
             for submission in student.submissions:
                 row[submission.assignment.name] = _graded_score(submission)
+                if any(notebook.flagged for notebook in submission.notebooks):
+                    flagged.setdefault(student.id, []).append(submission.assignment.name)
             scores[student.id] = row
-    return ScoreTable(assignments, scores)
+    return ScoreTable(assignments, scores, {student: sorted(names) for student, names in flagged.items()})
 
 
 def write_scores_csv(table: ScoreTable, path: Path) -> None:
-    """Write ``student_id``, one column per assignment (empty: no graded submission) and ``total`` to ``path``."""
+    """Write ``student_id``, one column per assignment (empty: no graded submission), ``total`` and ``flagged``.
+
+    ``flagged`` names the assignments whose submission is flagged for review (empty when none).
+    """
     with open(path, "w", newline="", encoding=CSV_ENCODING) as file:
         writer = csv.writer(file)
-        writer.writerow(["student_id", *map(spreadsheet_text, table.assignments), "total"])
+        writer.writerow(["student_id", *map(spreadsheet_text, table.assignments), "total", "flagged"])
         for student, row in table.scores.items():
             cells = ["" if row[name] is None else f"{row[name]:g}" for name in table.assignments]
-            writer.writerow([spreadsheet_text(student), *cells, f"{table.total(student):g}"])
+            flags = spreadsheet_text(" ".join(table.flagged.get(student, [])))
+            writer.writerow([spreadsheet_text(student), *cells, f"{table.total(student):g}", flags])
 
 
 def _trimmed(message: str) -> str:

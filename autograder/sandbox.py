@@ -41,15 +41,16 @@ class SandboxReport:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def apply_rlimits(limits: Limits) -> None:
-    """Cap address space, file size and core dumps of this process (and so of everything it starts)."""
+def apply_rlimits(limits: Limits, nproc: int | None = None) -> None:
+    """Cap address space, file size, core dumps and processes (``nproc``, default the limit) of this process tree."""
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     file_size = limits.max_file_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # RLIMIT_NPROC counts per user and does not bind root; the pids cgroup below is the cap that holds for root.
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    nproc = nproc or limits.max_processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def isolate_network() -> str | None:
@@ -124,21 +125,38 @@ class ProcessTree:
         pids.discard(os.getpid())
         return pids
 
+    def strays(self) -> set[int]:
+        """The members a student started and left running: not the kernel, not Python's own multiprocessing helpers."""
+        return {pid for pid in self.members() - {self.root_pid} if not _is_python_helper(pid)}
+
     def kill(self) -> int:
-        """SIGKILL every member until none is left (bounded); return how many processes were killed."""
-        killed = 0
+        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""
+        killed = set()
+        helpers = set()
         for _ in range(50):
             members = self.members()
             if not members:
                 break
+            helpers.update(pid for pid in members - killed if _is_python_helper(pid))
             for pid in members:
                 try:
                     os.kill(pid, signal.SIGKILL)
-                    killed += 1
+                    killed.add(pid)
                 except ProcessLookupError:
                     pass
             time.sleep(0.02)
-        return killed
+        killed.discard(self.root_pid)
+        return len(killed - helpers)
+
+    def process_cap_hits(self) -> int:
+        """How many times a process of the tree was refused a new process by the pids cgroup's cap."""
+        for path in self.cgroups:
+            events = path / "pids.events"
+            try:
+                return int(dict(line.split() for line in events.read_text().splitlines()).get("max", 0))
+            except (OSError, ValueError):
+                continue
+        return 0
 
     def remove(self) -> None:
         """Delete the (empty) cgroups."""
@@ -149,6 +167,22 @@ class ProcessTree:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+_PYTHON_HELPERS = ("from multiprocessing.resource_tracker import main", "from multiprocessing.forkserver import main")
+"""Command lines of the helper processes Python's multiprocessing starts on its own (shared memory, semaphores and
+the forkserver start method) and keeps until the kernel ends: honest code leaves them, so they are not strays."""
+
+
+def _is_python_helper(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            arguments = handle.read().split(b"\0")
+    except OSError:
+        return False
+    # ``python [interpreter flags] -c "<command>"``, as multiprocessing.util.spawnv_passfds starts them.
+    return any(flag == b"-c" and command.decode(errors="replace").startswith(_PYTHON_HELPERS)
+               for flag, command in zip(arguments[1:], arguments[2:]))
 
 
 def _is_zombie(pid: int) -> bool:

@@ -30,6 +30,11 @@ def printable(text: object) -> str:
     return "".join(_escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in str(text))
 
 
+def printable_lines(text: object) -> str:
+    """Like :func:`printable`, but line breaks stay line breaks (for tracebacks and logs)."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
 class PrintableLogFilter(logging.Filter):
     """A logging filter that passes every line of a message through :func:`printable`.
 
@@ -40,6 +45,6 @@ class PrintableLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Replace the record's message with its printable form; never drop a record."""
-        record.msg = "\n".join(printable(line) for line in record.getMessage().split("\n"))
+        record.msg = printable_lines(record.getMessage())
         record.args = None
         return True

@@ -104,6 +104,17 @@ MUTANTS = [
     Mutant("oversized_messages_accepted", (
         ("autograder/kernels.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
     ), (RED_TEAM, "-k", "memory_stays_flat")),
+    Mutant("flags_not_kept_in_the_gradebook", (
+        ("nbgrader_config.py", "SerializedSaveAutoGrades, RecordFlags, SerializedAssignLatePenalties",
+         "SerializedSaveAutoGrades, SerializedAssignLatePenalties"),
+    ), ("tests/test_grading_day.py", "-k", "flag_is_kept or listed_again or plain_nbgrader_flags")),
+    Mutant("grading_records_copied_into_feedback", (
+        ("nbgrader_config.py", '                            "*.grading.json", ".autograder-fingerprint"]', "]"),
+    ), ("tests/test_grading_day.py", "-k", "feedback_holds_no_internal_file")),
+    Mutant("process_cap_not_reported", (
+        ("autograder/kernels.py", "        cap_hits = tree.process_cap_hits()  # read before the cgroup goes away",
+         "        cap_hits = 0"),
+    ), ("tests/test_grading_day.py", "-k", "honest_noise and process_cap")),
     Mutant("kernels_outlive_the_grader", (
         ("autograder/forkserver.py", "    _exit_with_parent(signal.SIGKILL)\n", ""),
     ), ("tests/test_resume.py", "-k", "no_fork_server_or_kernel_behind")),
@@ -186,7 +197,7 @@ MUTANTS = [
         ("autograder/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
     ), (FILES, "-k", "command and reaches_nothing and ipython_startup")),
     Mutant("profile_folders_copied_by_nbgrader", (
-        ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter"]', '"feedback"]'),
+        ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter",', '"feedback",'),
     ), (FILES, "-k", "plain and reaches_nothing and ipython_startup")),
     Mutant("fork_server_inherits_grader_environment", (
         ("autograder/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',

@@ -195,10 +195,11 @@ def test_flags_are_listed_in_the_run_summary(graded):
     mode, outcomes, _, completed = graded
     if mode != "command":
         pytest.skip("plain nbgrader prints no summary; its flags are in <notebook>.grading.json")
+    flag_lines = "\n".join(line for line in completed.stdout.splitlines() if line.lstrip().startswith("FLAG"))
     for name in ATTACK_NAMES:
         if _attack(name).flagged:
-            assert f"/attack_{name}: " in completed.stdout, name
-    assert "innocent_" not in completed.stdout
+            assert f"/attack_{name}: " in flag_lines, name
+    assert "innocent_" not in flag_lines
 
 
 # ------------------------------------------------------------------------------------------------ the grader's memory

@@ -610,7 +610,7 @@ def test_scores_csv_shows_a_formula_student_id_as_text(report_files):
     rows = read_csv(out / "scores.csv")
     row = next((r for r in rows if "SUM(1+1)" in r[0]), None)
     assert row is not None, rows
-    assert row[0] == "'" + FORMULA_STUDENT and row[1:] == ["10", "10"], (mode, row)
+    assert row[0] == "'" + FORMULA_STUDENT and row[1:] == ["10", "10", ""], (mode, row)
     assert formula_cells(rows) == [], mode
 
 

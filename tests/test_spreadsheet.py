@@ -35,7 +35,8 @@ def test_scores_csv_keeps_negative_scores_as_numbers(tmp_path):
     reports.write_scores_csv(table, tmp_path / "scores.csv")
     with open(tmp_path / "scores.csv", newline="", encoding="utf-8-sig") as file:
         rows = list(csv.reader(file))
-    assert rows == [["student_id", "00_tensors", "total"], ["'=SUM(1+1)", "-2.5", "-2.5"], ["s02", "7", "7"]]
+    assert rows == [["student_id", "00_tensors", "total", "flagged"], ["'=SUM(1+1)", "-2.5", "-2.5", ""],
+                    ["s02", "7", "7", ""]]
 
 
 def test_pass_rates_csv_neutralises_failure_messages_and_keeps_counts(tmp_path):
