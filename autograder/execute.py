@@ -364,6 +364,7 @@ class ContainedExecute(Execute):
         if judge is not None:
             judge.close()
         self._judge = None
+        self._reply_leftover = b""
 
     def _changed_since_baseline(self, grade_id: str, current: dict[str, str] | None = None) -> list[str]:
         """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started.
@@ -429,12 +430,19 @@ class ContainedExecute(Execute):
         return self._answered_nonces
 
     def _read_reply(self) -> Any:
-        """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile."""
+        """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile.
+
+        Exactly one line: bytes that arrived after it (a second reply written right behind a forged one) are kept
+        for the next read, where they are seen for what they are (:meth:`_probe_batch`).
+        """
         limit = max(1.0, min(self._cell_timeout or 60, self._deadline - time.monotonic()))
         deadline = time.monotonic() + limit
-        buffer = bytearray()
+        buffer = bytearray(getattr(self, "_reply_leftover", b""))
+        self._reply_leftover = b""
+        searched = 0
         interrupted = False
-        while b"\n" not in buffer:
+        while buffer.find(b"\n", searched) < 0:
+            searched = len(buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if interrupted:
@@ -460,10 +468,11 @@ class ContainedExecute(Execute):
                 self._judge_broken = True
                 self._close_judge_channel()
                 raise ProbeError(f"응답이 너무 커요 ({MAX_REPLY_BYTES // 2**20} MiB 초과)")
+        line, _, self._reply_leftover = bytes(buffer).partition(b"\n")
         if interrupted:
             raise ProbeError(f"{int(limit)}초 안에 끝나지 않아서 중단했어요")
         try:
-            return json.loads(bytes(buffer))
+            return json.loads(line)
         except ValueError:
             raise ProbeError("알아볼 수 없는 응답") from None
 
