@@ -748,7 +748,8 @@ class _AutogradCounter:
     ``Variable._execution_engine.run_backward``; the engine calls a custom Function's backward through
     ``BackwardCFunction.apply``. Both are replaced while the counter is active: an engine run that starts while a
     custom backward is running is autograd called from inside a "hand-written" backward. A student's code that puts
-    either back is reported (``replaced``); one that reaches the engine's private entry points is not seen.
+    another engine object in place, even for a moment, or replaces ``BackwardCFunction.apply``, is reported
+    (``replaced``); one that calls the engine's private entry points directly is not seen.
     """
 
     def __init__(self) -> None:
@@ -786,18 +787,31 @@ class _AutogradCounter:
             finally:
                 counter.depth -= 1
 
+        def watched_setattr(cls: type, name: str, value: Any) -> None:
+            # Putting another engine object in place (and back again before anyone looks) is seen here.
+            if name == "_execution_engine":
+                counter.replaced = True
+            type.__setattr__(cls, name, value)
+
         self._wrapper, self._counted_apply = CountingEngine(), counted_apply
         Variable._execution_engine = self._wrapper
         BackwardCFunction.apply = counted_apply
+        self._meta = type(Variable)
+        self._meta_setattr = self._meta.__dict__.get("__setattr__", _MISSING)
+        self._meta.__setattr__ = watched_setattr
         return self
 
     def __exit__(self, *exc: Any) -> None:
         from torch.autograd.function import BackwardCFunction
         from torch.autograd.variable import Variable
 
-        self.replaced = (Variable._execution_engine is not self._wrapper
-                         or BackwardCFunction.__dict__.get("apply") is not self._counted_apply)
-        Variable._execution_engine = self._engine
+        if self._meta_setattr is _MISSING:
+            type.__delattr__(self._meta, "__setattr__")
+        else:
+            type.__setattr__(self._meta, "__setattr__", self._meta_setattr)
+        self.replaced = self.replaced or (Variable._execution_engine is not self._wrapper
+                                          or BackwardCFunction.__dict__.get("apply") is not self._counted_apply)
+        type.__setattr__(Variable, "_execution_engine", self._engine)
         BackwardCFunction.apply = self._apply
 
 
@@ -954,6 +968,8 @@ def _gradients(fn: Any, request: dict, objects: dict, round_index: int | None) -
                 stack.enter_context(FillUninitialized(round_index))
             result = fn(*args, **kwargs)
             report["autograd_calls"] = counter.engine_runs
+            if _disguise(result):  # never differentiate, nor ask anything of, an object that passes for another
+                raise _Disguised(result)
             outputs = _tensor_outputs(result)
             report["graph"] = [_graph(output) for output in outputs]
             if request.get("raw_backward") and grad_outputs is not None:
@@ -980,11 +996,23 @@ def _gradients(fn: Any, request: dict, objects: dict, round_index: int | None) -
         report["versions_changed"] = [
             before is not None and isinstance(value, torch.Tensor) and value._version != before
             for before, value in zip(versions, args)]
+    except _Disguised as disguised:
+        _counts(counter, report)
+        report["result"] = _encode_checked(disguised.value, report["flags"])
+        report["args_after"], report["versions_changed"] = [], []
     except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
         _counts(counter, report)
         report["error"] = _error(error)
         report["stage"] = stage
     return report
+
+
+class _Disguised(Exception):
+    """The forward returned an object that passes for something it is not (see :func:`_disguise`)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("disguised result")
+        self.value = value
 
 
 def _raw_backward(outputs: list, grad_outputs: list, flags: list) -> dict:
