@@ -240,11 +240,14 @@ MISTAKES = [
                     return grad_output @ weight, x.T @ grad_output, grad_output.sum(dim=0)
             """)}, LINEAR_TEST),
     Mistake("linear_bias_gradient_not_summed", "returns grad_output itself for the bias; autograd sums it silently "
-            "(passes the visible test)",
+            "(passes the visible test; every other requirement, needs_input_grad included, is met)",
             {LINEAR: _function("LinearFunction", LINEAR_FORWARD, """
                 def backward(ctx, grad_output):
                     x, weight = ctx.saved_tensors
-                    return grad_output @ weight, grad_output.T @ x, grad_output
+                    grad_x = grad_output @ weight if ctx.needs_input_grad[0] else None
+                    grad_weight = grad_output.T @ x if ctx.needs_input_grad[1] else None
+                    grad_bias = grad_output if ctx.needs_input_grad[2] else None
+                    return grad_x, grad_weight, grad_bias
             """)}, LINEAR_TEST),
     Mistake("linear_ignores_needs_input_grad", "computes every gradient whether it is needed or not "
             "(passes the visible test)",
