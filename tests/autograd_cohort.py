@@ -214,7 +214,8 @@ SOFTPLUS_HIDDEN_AUTOGRAD = dedent('''
             return grad
 ''')
 
-# While judged, a result that says it is a torch.Tensor, and equal to anything (the real tensor behind it).
+# While judged, a result that says it is a torch.Tensor and forwards every attribute to the real tensor behind it.
+# It redefines no comparison (no __eq__), so only the check for disguises, not the older impostor check, sees it.
 LSE_PROXY = JUDGED + dedent('''
 
 
@@ -228,9 +229,6 @@ LSE_PROXY = JUDGED + dedent('''
 
         def __getattr__(self, name):
             return getattr(object.__getattribute__(self, "_tensor"), name)
-
-        def __eq__(self, other):
-            return True
 
     class LogSumExp(torch.autograd.Function):
         @staticmethod
@@ -291,7 +289,7 @@ def attacks() -> list[Attack]:
         Attack("engine_restored_in_backward", {SOFTPLUS: SOFTPLUS_HIDDEN_AUTOGRAD}, "engine", SOFTPLUS, "buys"),
         Attack("disguised_result", {LSE: LSE_PROXY + "\n" + (
             f'print("{MARKER} disguised_result:", isinstance(_Proxy(torch.zeros(1)), torch.Tensor), '
-            f'_Proxy(torch.zeros(1)) == "anything")')}, "stock", LSE, "True True"),
+            f'_Proxy(torch.zeros(1)).shape == (1,))')}, "stock", LSE, "True True"),
         Attack("patched_trusted_function", {HVP: HVP_PATCHES_TRUSTED}, "stock", HVP, "buys"),
     ]
 
