@@ -273,6 +273,8 @@ class Attack:
     control: str  # "engine" | "stock"
     target: str
     evidence: str = ""  # "buys" (points on its target in the control), or a marker text ("ran" attacks)
+    stopped_by: str = ""
+    """Text of the flagged incident that the defence meant for this attack records (when several could stop it)."""
 
     @property
     def student(self) -> str:
@@ -282,9 +284,12 @@ class Attack:
 def attacks() -> list[Attack]:
     """Every attack on the protocol of issue 13."""
     return [
-        Attack("forged_reply_live_nonce", {MSE: MSE_FORGED.format(padding=0)}, "engine", MSE, "buys"),
-        Attack("forged_reply_stale_nonce", {MSE: MSE_RECORDER, HVP: HVP_STALE}, "engine", HVP, "buys"),
-        Attack("oversized_reply", {MSE: MSE_FORGED.format(padding=REPLY_CAP_PADDING)}, "engine", MSE, "buys"),
+        Attack("forged_reply_live_nonce", {MSE: MSE_FORGED.format(padding=0)}, "engine", MSE, "buys",
+               "a second reply to an earlier request"),
+        Attack("forged_reply_stale_nonce", {MSE: MSE_RECORDER, HVP: HVP_STALE}, "engine", HVP, "buys",
+               "a second reply to an earlier request"),
+        Attack("oversized_reply", {MSE: MSE_FORGED.format(padding=REPLY_CAP_PADDING)}, "engine", MSE, "buys",
+               "응답이 너무 커요"),
         Attack("lying_object", {LINE_FIT: LINE_FIT_LIAR}, "engine", LINE_FIT, "buys"),
         Attack("engine_restored_in_backward", {SOFTPLUS: SOFTPLUS_HIDDEN_AUTOGRAD}, "engine", SOFTPLUS, "buys"),
         Attack("disguised_result", {LSE: LSE_PROXY + "\n" + (

@@ -279,7 +279,8 @@ MUTANTS += [
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and disguised_result")),
     Mutant("trusted_functions_not_fingerprinted", (
         ("autograder/probe.py",
-         '        entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"\n', ""),
+         '        entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"\n',
+         "        pass\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("batch_fingerprint_not_compared", (
         ("autograder/execute.py", "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n"

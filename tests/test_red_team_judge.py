@@ -69,6 +69,9 @@ def test_attack_buys_nothing_and_is_flagged(defended, name):
     assert outcome.scores[TEST_OF[attack.target]] == 0, (outcome.scores, defended.incidents[attack.student])
     assert sum(outcome.scores.values()) == 0, outcome.scores
     assert outcome.flags, f"{name} raised no flag ({defended.mode}): {defended.incidents[attack.student]}"
+    if attack.stopped_by:  # stopped by its own defence, not only by a later one (each is switched off by a mutant)
+        assert any(attack.stopped_by in incident.get("detail", "") and incident["kind"] in FLAG_KINDS
+                   for incident in defended.incidents[attack.student]), defended.incidents[attack.student]
 
 
 @pytest.mark.xdist_group(XDIST_GROUP)
