@@ -1,8 +1,10 @@
 """``make bench``: grade the same cohort with stock ``nbgrader autograde`` and with ``python -m autograder.grade``.
 
-Stock means nbgrader's own pipeline and kernels (a course folder whose nbgrader_config.py only sets the course id
-and the solution stub), one notebook at a time. Prints notebooks per minute for both, the per-notebook overhead
-(grading time minus cell execution time), and as its last line
+The cohort spans every published assignment: each student hands in every assignment (their notebook of each cycles
+through that assignment's demo cohort). Stock means nbgrader's own pipeline and kernels (a course folder whose
+nbgrader_config.py only sets the course id and the solution stub), one notebook at a time, one `nbgrader autograde`
+per assignment; the command grades them all in one run (``all``). Prints notebooks per minute for both, the
+per-notebook overhead (grading time minus cell execution time), and as its last line
 ``speedup <ratio>x over stock nbgrader autograde, identical scores: yes|no``.
 """
 
@@ -60,45 +62,49 @@ def cell_seconds(workdir: Path, assignment: str) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=40,
-                        help="cohort size (real cohorts are 100-300; fixed start-up costs weigh more in small ones)")
+    parser.add_argument("--students", type=int, default=20,
+                        help="students in the cohort, each handing in every published assignment (real cohorts are "
+                             "100-300; fixed start-up costs weigh more in small ones)")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "bench")
     parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: cores)")
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
-    assignment = published_assignments()[0]
-    students = bench_cohort(assignment, args.students)
+    assignments = published_assignments()
+    cohorts = {assignment: bench_cohort(assignment, args.students) for assignment in assignments}
     stock, fast = workdir / "stock", workdir / "fast"
     root = stock_course(workdir / "stock_course")
-    for folder in (stock, fast):
-        write_cohort(assignment, students, folder / "submitted")
-
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                    f"--CourseDirectory.release_directory={workdir / 'stock_release'}", f"--db={db_url(stock)}"],
-                   cwd=root, env=nbgrader_env(), check=True, capture_output=True)
-    print(f"stock nbgrader autograde: {len(students)} notebooks of {assignment} ...", flush=True)
+    for assignment, students in cohorts.items():
+        for folder in (stock, fast):
+            write_cohort(assignment, students, folder / "submitted")
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                        f"--CourseDirectory.release_directory={workdir / 'stock_release'}", f"--db={db_url(stock)}"],
+                       cwd=root, env=nbgrader_env(), check=True, capture_output=True)
+    n = sum(len(students) for students in cohorts.values())
+    print(f"stock nbgrader autograde: {n} notebooks ({args.students} students x {', '.join(assignments)}) ...",
+          flush=True)
     start = time.perf_counter()
-    stock_run = autograde_stock(assignment, stock, root=root)
+    for assignment in assignments:
+        stock_run = autograde_stock(assignment, stock, root=root)
+        if stock_run.returncode != 0:
+            print(stock_run.stdout[-3000:] + stock_run.stderr[-3000:], file=sys.stderr)
     stock_s = time.perf_counter() - start
-    if stock_run.returncode != 0:
-        print(stock_run.stdout[-3000:] + stock_run.stderr[-3000:], file=sys.stderr)
 
-    register_assignment(assignment, fast)
+    for assignment in assignments:
+        register_assignment(assignment, fast)
     extra = ["--workers", str(args.workers)] if args.workers else []
-    print(f"python -m autograder.grade: {len(students)} notebooks ...", flush=True)
+    print(f"python -m autograder.grade all: {n} notebooks ...", flush=True)
     start = time.perf_counter()
-    fast_run = grade_fast(assignment, fast, *extra, progress=False)
+    fast_run = grade_fast("all", fast, *extra, progress=False)
     fast_s = time.perf_counter() - start
     workers = args.workers or _workers_from(fast_run.stdout)
 
-    differing = [s.student_id for s in students
+    differing = [f"{assignment}/{s.student_id}" for assignment, students in cohorts.items() for s in students
                  if cell_scores(db_url(stock), assignment, s.student_id) != cell_scores(db_url(fast), assignment, s.student_id)
                  or not cell_scores(db_url(fast), assignment, s.student_id)]
-    cells = cell_seconds(fast, assignment)
+    cells = [seconds for assignment in assignments for seconds in cell_seconds(fast, assignment)]
     cell_avg = sum(cells) / len(cells) if cells else 0.0
-    n = len(students)
     print(f"cell execution per notebook: {cell_avg:.2f} s (measured in the fast run's kernels)")
     print(f"stock nbgrader autograde : {stock_s:7.1f} s, {60 * n / stock_s:6.1f} notebooks/min, "
           f"overhead {stock_s / n - cell_avg:5.2f} s per notebook")

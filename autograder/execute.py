@@ -110,6 +110,7 @@ class ContainedExecute(Execute):
         self._tampered: list[str] = []
         self._diagnoses: dict[str, list[str]] = {}
         self._diagnosis_seconds = 0.0
+        self._answered_nonces: set[str] = set()
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -250,6 +251,7 @@ class ContainedExecute(Execute):
         recorder = course_diagnosis.Recorder(self._send) if course_diagnosis else None
         try:
             failure = verdict(cell.source, recorder.send if recorder else self._send, suspicious)
+            self._settle_judge_channel()
             if failure and recorder:
                 # Which banked mistake behaves like this answer, from the replies already in hand (the course's
                 # diagnosis, autograder/diagnosis.py for this course).
@@ -287,6 +289,37 @@ class ContainedExecute(Execute):
             return self._probe_batch([self._fingerprint_request()])[0]
         except ProbeError:
             return None
+        except IntegrityViolation as violation:
+            # A second reply to an earlier request came back: no fingerprint from this channel can be trusted.
+            self._incidents.append({"kind": "tampering", "cell": self._judged_cell,
+                                    "detail": ", ".join(violation.changed)})
+            return None
+
+    def send_batch(self, requests: list[dict]) -> list[dict]:
+        """Run several judge requests in the kernel as one request (in order); check the fingerprint after them all.
+
+        One round trip for a check's independent calls; the whole batch must answer within the cell's time limit
+        (:meth:`_read_reply`), and a change of what grading relies on, made by any call of the batch, fails the
+        check before any of its replies is used (:class:`IntegrityViolation`).
+        """
+        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])
+        changed = self._changed_since_baseline(self._judged_cell, current)
+        if changed:
+            raise IntegrityViolation(changed)
+        return replies
+
+    def _settle_judge_channel(self) -> None:
+        """After a cell's checks: wait until the kernel is idle, then prove no reply beyond those read is on its way.
+
+        The probe answers one request at a time, so every reply it wrote before it was idle arrives before the
+        answer to a fresh request. A student's code that wrote a reply of its own while judged (the request's
+        nonce is within its reach) leaves the probe's genuine reply behind it: that second reply to an earlier
+        request is found here, while its cell is still being judged (:meth:`_probe_batch`).
+        """
+        if self._judge is None or self._judge_broken:
+            return
+        self._execute_silently("pass")
+        self._probe_batch([])
 
     def _fingerprint_request(self) -> dict:
         return {"op": "fingerprint", "audit": getattr(self.km, "audit_module", None)}
@@ -344,6 +377,7 @@ class ContainedExecute(Execute):
         if judge is not None:
             judge.close()
         self._judge = None
+        self._reply_leftover = b""
 
     def _changed_since_baseline(self, grade_id: str, current: dict[str, str] | None = None) -> list[str]:
         """Names of watched objects (torch, numpy, builtins, IPython machinery) that changed since the kernel started.
@@ -372,11 +406,7 @@ class ContainedExecute(Execute):
         A change of what grading relies on, made while the student's function ran, fails the check at once
         (:class:`IntegrityViolation`), so a check never trusts data from a kernel that was just tampered with.
         """
-        reply, current = self._probe_batch([request, self._fingerprint_request()])
-        changed = self._changed_since_baseline(self._judged_cell, current)
-        if changed:
-            raise IntegrityViolation(changed)
-        return reply
+        return self.send_batch([request])[0]
 
     def _probe_batch(self, calls: list[dict]) -> list[Any]:
         """Send ``calls`` as one request over the judge channel; return their replies, bound to this request."""
@@ -388,8 +418,12 @@ class ContainedExecute(Execute):
         self._judge.sendall(json.dumps({"calls": calls, "nonce": nonce}).encode() + b"\n")
         reply = self._read_reply()
         # A stale or forged reply (the probe code never ran) does not carry this request's nonce.
-        if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce:
+        received = reply.pop("nonce", None) if isinstance(reply, dict) else None
+        if received != nonce:
+            if received in self._answered:
+                raise IntegrityViolation(["judge channel: a second reply to an earlier request"])
             raise ProbeError("응답이 이 요청의 것이 아니에요")
+        self._answered.add(nonce)
         if reply.get("interrupted"):
             raise ProbeError(f"실행이 중단됐어요 ({reply.get('error', {}).get('type', '?')})")
         replies = reply.get("replies")
@@ -397,13 +431,27 @@ class ContainedExecute(Execute):
             raise ProbeError("알아볼 수 없는 응답")
         return replies
 
+    @property
+    def _answered(self) -> set[str]:
+        """Nonces of the requests already answered on this kernel's channel (one reply each)."""
+        if not hasattr(self, "_answered_nonces"):
+            self._answered_nonces = set()
+        return self._answered_nonces
+
     def _read_reply(self) -> Any:
-        """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile."""
+        """Read one reply line within the cell's time limit, bounded in size; drain iopub meanwhile.
+
+        Exactly one line: bytes that arrived after it (a second reply written right behind a forged one) are kept
+        for the next read, where they are seen for what they are (:meth:`_probe_batch`).
+        """
         limit = max(1.0, min(self._cell_timeout or 60, self._deadline - time.monotonic()))
         deadline = time.monotonic() + limit
-        buffer = bytearray()
+        buffer = bytearray(getattr(self, "_reply_leftover", b""))
+        self._reply_leftover = b""
+        searched = 0
         interrupted = False
-        while b"\n" not in buffer:
+        while buffer.find(b"\n", searched) < 0:
+            searched = len(buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if interrupted:
@@ -429,10 +477,11 @@ class ContainedExecute(Execute):
                 self._judge_broken = True
                 self._close_judge_channel()
                 raise ProbeError(f"응답이 너무 커요 ({MAX_REPLY_BYTES // 2**20} MiB 초과)")
+        line, _, self._reply_leftover = bytes(buffer).partition(b"\n")
         if interrupted:
             raise ProbeError(f"{int(limit)}초 안에 끝나지 않아서 중단했어요")
         try:
-            return json.loads(bytes(buffer))
+            return json.loads(line)
         except ValueError:
             raise ProbeError("알아볼 수 없는 응답") from None
 

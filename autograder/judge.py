@@ -17,6 +17,7 @@ process the student's code never ran in. Under stock nbgrader the same lines run
 from __future__ import annotations
 
 import importlib
+import os
 import json
 import math
 import re
@@ -137,16 +138,115 @@ class StudentFunction:
         """One call per fill pattern of uninitialized memory (see :mod:`autograder.uninit`)."""
         return [_to_call(r) for r in self._request(args, rounds=True)["rounds"]]
 
+    # -- gradients, batches and objects (issue 13) -------------------------------------------------------------
+
+    def attribute(self, name: str) -> StudentFunction:
+        """The student's ``<name>.<attribute>`` (for example ``Softplus.apply``), called the same way."""
+        if not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"not a public attribute name: {name!r}")
+        return StudentFunction(f"{self.__name__}.{name}", self._send, self.flags)
+
+    def call_request(self, *args: Any, rounds: bool = False, read: tuple[str, ...] | None = None,
+                     **kwargs: Any) -> Request:
+        """A call whose arguments may be trusted functions or kept objects (``read``: stored state of the result)."""
+        channel = _channel(self._send)
+        body: dict[str, Any] = {"op": "call", "function": self.__name__,
+                                "args": [_encode_argument(a, channel) for a in args],
+                                "kwargs": {k: _encode_argument(v, channel) for k, v in kwargs.items()}}
+        if rounds:
+            body["rounds"] = True
+        if read is not None:
+            body["read"] = list(read)
+        return Request(body, "call")
+
+    def grad_request(self, *args: Any, requires_grad: tuple[int, ...] = (0,),
+                     grad_outputs: list | None = None, create_graph: bool = False, raw_backward: bool = False,
+                     second: list | None = None, rounds: bool = False) -> Request:
+        """Forward on ``args`` (those at ``requires_grad`` made leaves that require grad), then backward."""
+        channel = _channel(self._send)
+        body: dict[str, Any] = {
+            "op": "grad", "function": self.__name__, "args": [_encode_argument(a, channel) for a in args],
+            "requires_grad": list(requires_grad),
+            "grad_outputs": None if grad_outputs is None else [None if g is None else probe.encode(g)
+                                                               for g in grad_outputs],
+            "create_graph": create_graph, "raw_backward": raw_backward,
+            "second": None if second is None else [None if w is None else probe.encode(w) for w in second],
+        }
+        if rounds:
+            body["rounds"] = True
+        return Request(body, "grad")
+
+    def batch(self, requests: list[Request]) -> list[Any]:
+        """Send ``requests`` as one batch (one round trip, run in order); return a Call or GradCall for each.
+
+        A call that uses ``rounds`` gives a list (one per fill pattern of uninitialized memory).
+        """
+        if not requests:
+            return []
+        replies = _batch_sender(self._send)([request.body for request in requests])
+        if not isinstance(replies, list) or len(replies) != len(requests):
+            raise JudgeChannelError("the batch came back with another number of replies")
+        return [self._read_reply(reply, request.kind) for reply, request in zip(replies, requests)]
+
+    def _read_reply(self, reply: Any, kind: str) -> Any:
+        if not isinstance(reply, dict):
+            raise JudgeChannelError("a reply that is not an object")
+        if kind == "get":
+            return reply  # read by StudentObject.states
+        flags = _flags_in(reply)
+        for flag in flags:
+            self.flags.append(f"{self.__name__}: {flag}")
+        if flags:
+            raise AssertionError(flagged_message(flags[0]))
+        if '"impostor": true' in json.dumps(reply):
+            self.flags.append(f"{self.__name__} returned an object whose class redefines comparison")
+        if reply.get("refused"):
+            self.flags.append(f"{self.__name__}: request refused by the kernel ({str(reply['refused'])[:100]})")
+            raise AssertionError(REFUSED.format(reason=str(reply["refused"])[:100]))
+        if reply.get("missing"):
+            raise AssertionError(f"{self.__name__} 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
+        parse = _to_grad_call if kind == "grad" else _to_plain_call
+        if "rounds" in reply:
+            return [parse(item) for item in reply["rounds"]]
+        return parse(reply)
+
+    def call(self, *args: Any, **kwargs: Any) -> Call:
+        """One call (trusted functions and kept objects allowed among the arguments); errors are reported."""
+        return self.batch([self.call_request(*args, **kwargs)])[0]
+
+    def grad(self, *args: Any, **options: Any) -> Any:
+        """One forward and backward (see :meth:`grad_request`)."""
+        return self.batch([self.grad_request(*args, **options)])[0]
+
+    def new(self, *args: Any, **kwargs: Any) -> StudentObject:
+        """Construct an object of the student's class in their kernel and keep it there behind a handle."""
+        handle_id = new_handle_id()
+        channel = _channel(self._send)
+        body = {"op": "new", "function": self.__name__, "as": handle_id,
+                "args": [_encode_argument(a, channel) for a in args],
+                "kwargs": {k: _encode_argument(v, channel) for k, v in kwargs.items()}}
+        reply = _batch_sender(self._send)([body])[0]
+        call = self._read_reply(reply, "call")
+        call.raise_if_error(f"{self.__name__}(...) 객체 만들기")
+        kept = reply.get("kept") or {}
+        return StudentObject(self, handle_id, str(kept.get("class", "?")))
+
 
 class LocalStudent:
     """The student's namespace in this very process (the in-process grader of the test suite)."""
 
     def __init__(self, namespace: dict) -> None:
         self.namespace = namespace
+        self.objects: dict = {}
+        """Objects kept for this student only (in a kernel, the probe's own registry plays this part)."""
 
     def send(self, request: dict) -> dict:
         """Serve a request with the probe, through the same JSON the kernel path uses."""
-        return json.loads(probe.handle(self.namespace, json.dumps(request)))
+        return json.loads(probe.handle(self.namespace, json.dumps(request), self.objects))
+
+    def send_batch(self, requests: list[dict]) -> list[dict]:
+        """Serve several requests as one batch, in order, as the kernel path does."""
+        return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests}), self.objects))["replies"]
 
 
 def local_function(fn: Callable, name: str | None = None) -> StudentFunction:
@@ -169,7 +269,10 @@ def judge(dotted: str, *functions: Callable) -> None:
     course's configuration the hidden block never reaches the kernel; ``ContainedExecute`` reads the same call and
     runs the check outside it instead.
     """
-    resolve(dotted)(*[local_function(fn) for fn in functions])
+    # One namespace for all of them, so that an object made by one can be passed to another (as in the kernel).
+    names = [getattr(fn, "__name__", f"function{index}") for index, fn in enumerate(functions)]
+    send = LocalStudent(dict(zip(names, functions))).send
+    resolve(dotted)(*[StudentFunction(name, send) for name in names])
 
 
 def resolve(dotted: str) -> Callable:
@@ -216,3 +319,290 @@ def same_values(first: Any, other: Any) -> bool:
     if isinstance(first, float) and isinstance(other, float) and math.isnan(first) and math.isnan(other):
         return True
     return type(first) is type(other) and first == other
+
+
+# ------------------------------------------------------------------------------------------------ gradients, batches
+# and objects (issue 13): what autograd checks and later modules' checks ask of the student's kernel, as plain data.
+# Every expected value and comparison still lives in the grader; see the section comment in autograder/probe.py.
+
+class TrustedFunction:
+    """A test function from the probe's fixed table: sent by name, never as code; callable here for expectations."""
+
+    def __init__(self, name: str) -> None:
+        if name not in probe.TRUSTED_FUNCTIONS:
+            raise KeyError(f"no trusted function {name!r}")
+        self.name = name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return probe.TRUSTED_FUNCTIONS[self.name](x)
+
+    def __repr__(self) -> str:
+        return f"f_{self.name}"
+
+
+def _channel(send: Callable) -> Any:
+    """What identifies a kernel's channel: the object whose send method it is (a kernel run, a LocalStudent)."""
+    return getattr(send, "__self__", send)
+
+
+def _batch_sender(send: Callable[[dict], dict]) -> Callable[[list[dict]], list[dict]]:
+    """The channel's batch sender (one request for many calls), or one request per call where it has none."""
+    batch = getattr(_channel(send), "send_batch", None)
+    return batch if callable(batch) else (lambda requests: [send(request) for request in requests])
+
+
+def new_handle_id() -> str:
+    """A handle id: 128 random bits, drawn here, so that no kernel can choose or predict one."""
+    return "h" + os.urandom(16).hex()
+
+
+@dataclass
+class GradCall:
+    """What a forward and backward of the student's code did, as plain data (see ``probe._gradients``)."""
+
+    result: Any = None
+    grads: tuple = ()
+    """Gradient of each input that required grad, in order; None where autograd gave none."""
+    raw: dict | None = None
+    """What a custom Function's backward itself returned: ``custom``, ``returned``, ``tuple``, ``needs_input_grad``."""
+    second: dict | None = None
+    graph: tuple = ()
+    autograd_calls: int = 0
+    """Runs of autograd's engine while the function itself ran (its forward)."""
+    autograd_in_backward: int = 0
+    """Runs of autograd's engine that started inside a custom Function's backward."""
+    backward_runs: tuple = ()
+    args_after: tuple = ()
+    versions_changed: tuple = ()
+    error: dict | None = None
+    stage: str = ""
+    global_rng_changed: tuple = ()
+
+    def raise_if_error(self, what: str) -> None:
+        """Turn the student's exception into a failing check that says where it happened, in Korean."""
+        if not self.error:
+            return
+        where = {"backward": " 역전파(backward)", "raw_backward": " 역전파(backward)",
+                 "second": " 이차 미분(기울기의 기울기)"}.get(self.stage, "")
+        Call(error=self.error).raise_if_error(f"{what}{where}")
+
+
+@dataclass
+class State:
+    """Stored state of a kept object at one path, read without running the object's code."""
+
+    value: Any = None
+    missing: bool = False
+    class_name: str = ""
+    requires_grad: bool = False
+    is_leaf: bool = True
+    version: int = 0
+    grad: Any = None
+    grad_fn: str | None = None
+    same_as_before: bool | None = None
+
+
+@dataclass
+class Request:
+    """One call for :meth:`StudentFunction.batch`: the plain request and how its reply is read."""
+
+    body: dict
+    kind: str  # "call" | "grad"
+
+
+def _encode_argument(value: Any, channel: Any) -> Any:
+    """A request argument: plain data, a kept object of this channel (by handle), or a trusted function (by name)."""
+    if isinstance(value, StudentObject):
+        if value.channel is not channel:
+            raise ForeignHandle(f"handle {value.handle_id[:9]}... belongs to another kernel")
+        return {"t": "handle", "id": value.handle_id}
+    if isinstance(value, TrustedFunction):
+        return {"t": "fn", "name": value.name}
+    if type(value) in (list, tuple):
+        return {"t": type(value).__name__, "items": [_encode_argument(item, channel) for item in value]}
+    if type(value) is dict:
+        return {"t": "dict", "items": {key: _encode_argument(item, channel) for key, item in value.items()}}
+    return probe.encode(value)
+
+
+class ForeignHandle(AssertionError):
+    """A check passed a kept object to a kernel that does not hold it (a grading error, never the student's)."""
+
+
+REFUSED = ("채점기의 요청을 커널이 처리하지 못했어요 ({reason}). 채점 통로가 바뀌었을 수 있어서 선생님이 직접 확인할 거예요.")
+DISGUISED = ("결과가 다른 종류의 객체인 척하고 있어요. 기대: torch.Tensor 같은 보통 값, 받은 값: 노트북에서 정의한 {cls} 클래스의 "
+             "객체. torch.Tensor 클래스를 상속하거나 흉내 내는 객체는 받을 수 없어요.")
+
+
+def flagged_message(flag: str) -> str:
+    """The Korean failure for a reply the probe flagged (the English flag itself goes to the instructor)."""
+    if "engine" in flag or "BackwardCFunction" in flag:
+        what = "autograd의 엔진이나 역전파 호출 장치(BackwardCFunction.apply)를 바꿨어요"
+    elif "result of class" in flag:
+        what = "결과가 노트북에서 정의한, 다른 종류인 척하는 객체예요 (torch.Tensor 하위 클래스나 흉내 낸 객체)"
+    else:
+        what = "객체가 저장한 값과 다른 값을 보여 주고 있어요 (속성을 읽는 방법을 바꾼 클래스)"
+    return f"채점 중에 {what}. 이 셀의 점수를 줄 수 없고, 선생님이 직접 확인할 거예요."
+
+
+def _read(data: Any) -> Any:
+    """Decode reply data (tensors of exactly torch.Tensor only); a disguised object stays an opaque description."""
+    if isinstance(data, dict) and data.get("disguised"):
+        return _Opaque(data["class"], "(a disguised object)")
+    if isinstance(data, dict) and data.get("t") in {"list", "tuple"}:
+        items = [_read(item) for item in data["items"]]
+        return items if data["t"] == "list" else tuple(items)
+    if isinstance(data, dict) and data.get("t") == "dict":
+        return {key: _read(item) for key, item in data["items"].items()}
+    if isinstance(data, dict) and data.get("t") in ("handle", "fn"):
+        raise AssertionError("커널의 응답에 채점기만 쓸 수 있는 이름(handle, fn)이 들어 있어요.")
+    return _decode_result(data)
+
+
+def _flags_in(reply: Any) -> list[str]:
+    if isinstance(reply, dict):
+        found = [str(flag)[:300] for flag in reply.get("flags") or []] if isinstance(reply.get("flags"), list) else []
+        for item in reply.get("rounds") or []:
+            found += _flags_in(item)
+        kept = reply.get("kept")
+        if isinstance(kept, dict) and kept.get("lies"):
+            found.append(f"kept object of class {kept.get('class')}: {kept['lies']}")
+        return found
+    return []
+
+
+def _to_grad_call(reply: dict) -> GradCall:
+    if reply.get("error"):
+        return GradCall(error=reply["error"], stage=reply.get("stage", ""),
+                        autograd_in_backward=int(reply.get("autograd_in_backward") or 0),
+                        global_rng_changed=tuple(reply.get("global_rng_changed") or ()))
+    raw = reply.get("raw")
+    if isinstance(raw, dict) and raw.get("custom"):
+        raw = {**raw, "returned": tuple(None if item is None else _read(item) for item in raw["returned"])}
+    second = reply.get("second")
+    if isinstance(second, dict):
+        second = {"detached": tuple(second.get("detached", ())),
+                  "grads": tuple(None if item is None else _read(item) for item in second.get("grads", ()))}
+    return GradCall(
+        result=_read(reply["result"]),
+        grads=tuple(None if item is None else _read(item) for item in reply.get("grads") or ()),
+        raw=raw, second=second, graph=tuple(reply.get("graph") or ()),
+        autograd_calls=int(reply.get("autograd_calls") or 0),
+        autograd_in_backward=int(reply.get("autograd_in_backward") or 0),
+        backward_runs=tuple(reply.get("backward_runs") or ()),
+        args_after=tuple(_read(item) if not (isinstance(item, dict) and item.get("t") in ("handle", "fn")) else item
+                         for item in reply.get("args_after") or ()),
+        versions_changed=tuple(reply.get("versions_changed") or ()),
+        global_rng_changed=tuple(reply.get("global_rng_changed") or ()),
+    )
+
+
+def _to_plain_call(reply: dict) -> Call:
+    if reply.get("error"):
+        return Call(error=reply["error"], global_rng_changed=tuple(reply.get("global_rng_changed") or ()))
+    call = Call(
+        result=_read(reply["result"]) if "result" in reply else None,
+        args_after=tuple(_read(item) if not (isinstance(item, dict) and item.get("t") in ("handle", "fn")) else item
+                         for item in reply.get("args_after") or ()),
+        global_rng_changed=tuple(reply.get("global_rng_changed") or ()),
+    )
+    call.autograd_calls = int(reply.get("autograd_calls") or 0)  # type: ignore[attr-defined]
+    return call
+
+
+class StudentObject:
+    """An object of the student's classes kept in their kernel behind a handle the grader chose."""
+
+    def __init__(self, owner: StudentFunction, handle_id: str, class_name: str) -> None:
+        self.owner = owner
+        self.handle_id = handle_id
+        self.class_name = class_name
+        self.channel = _channel(owner._send)
+
+    def __repr__(self) -> str:
+        return f"<kept {self.class_name}>"
+
+    def _send_one(self, body: dict, kind: str = "call") -> Any:
+        reply = _batch_sender(self.owner._send)([{**body, "handle": self.handle_id}])[0]
+        return self.owner._read_reply(reply, kind)
+
+    def method_request(self, method: str, *args: Any, **kwargs: Any) -> Request:
+        """A call of one of the object's methods, for :meth:`StudentFunction.batch`."""
+        body = self.owner.call_request(*args, **kwargs).body
+        return Request({**body, "handle": self.handle_id, "method": method}, "call")
+
+    def get_request(self, *paths: str) -> Request:
+        """A read of stored state, for :meth:`StudentFunction.batch` (its reply is read by :meth:`states`)."""
+        return Request({"op": "get", "handle": self.handle_id, "paths": list(paths)}, "get")
+
+    def run(self, method: str, *args: Any, **kwargs: Any) -> Call:
+        """Call a method once; the student's exception is reported, not raised."""
+        return self._send_one(self.method_request(method, *args, **kwargs).body)
+
+    def grad(self, method: str, *args: Any, **options: Any) -> Any:
+        """Forward and backward through a method (for example ``__call__`` of a Module)."""
+        body = self.owner.grad_request(*args, **options).body
+        return self._send_one({**body, "method": method}, "grad")
+
+    def get(self, *paths: str) -> dict[str, State]:
+        """Stored state at dotted ``paths`` (``"w"``, ``"w.grad"``, ``"fc.weight"``), read without running its code."""
+        reply = _batch_sender(self.owner._send)([{"op": "get", "handle": self.handle_id, "paths": list(paths)}])[0]
+        return self.states(reply)
+
+    def states(self, reply: Any) -> dict[str, State]:
+        """Read a reply to :meth:`get_request`."""
+        if not isinstance(reply, dict):
+            raise JudgeChannelError("a reply that is not an object")
+        flags = _flags_in(reply)
+        for flag in flags:
+            self.owner.flags.append(f"{self.owner.__name__}: {flag}")
+        if reply.get("refused"):
+            self.owner.flags.append(f"{self.owner.__name__}: request refused by the kernel ({reply['refused']})")
+            raise AssertionError(REFUSED.format(reason=str(reply["refused"])[:100]))
+        if flags:
+            raise AssertionError(flagged_message(flags[0]))
+        found = {}
+        for path, entry in (reply.get("state") or {}).items():
+            if entry.get("missing"):
+                found[path] = State(missing=True)
+                continue
+            found[path] = State(
+                value=_read(entry["value"]), class_name=str(entry.get("class", "")),
+                requires_grad=bool(entry.get("requires_grad")), is_leaf=bool(entry.get("is_leaf", True)),
+                version=int(entry.get("version") or 0),
+                grad=None if entry.get("grad") is None else _read(entry["grad"]), grad_fn=entry.get("grad_fn"),
+                same_as_before=entry.get("same_as_before"))
+        return found
+
+    def set(self, path: str, value: Any) -> None:
+        """Copy ``value`` into the stored tensor at ``path`` (in place: the object keeps the same tensor)."""
+        self._checked({"op": "set", "handle": self.handle_id, "path": path, "value": probe.encode(value)})
+
+    def load_state_dict(self, state: dict) -> None:
+        """Load a state dict with torch's own implementation (Module or Optimizer), not the class's override."""
+        self._checked({"op": "set", "handle": self.handle_id, "state_dict": probe.encode(state)})
+
+    def state_dict(self) -> Any:
+        """Parameters and persistent buffers read from the Module's stores (or an Optimizer's state_dict)."""
+        reply = self._checked({"op": "state_dict", "handle": self.handle_id})
+        return _read(reply["state"]) if isinstance(reply.get("state"), dict) and "t" in reply["state"] else {
+            key: _read(value) for key, value in reply["state"].items()}
+
+    def drop(self) -> None:
+        """Let the kernel forget the object."""
+        _batch_sender(self.owner._send)([{"op": "drop", "handle": self.handle_id}])
+
+    def _checked(self, body: dict) -> dict:
+        reply = _batch_sender(self.owner._send)([body])[0]
+        flags = _flags_in(reply)
+        for flag in flags:
+            self.owner.flags.append(f"{self.owner.__name__}: {flag}")
+        if reply.get("refused"):
+            self.owner.flags.append(f"{self.owner.__name__}: request refused by the kernel ({reply['refused']})")
+            raise AssertionError(REFUSED.format(reason=str(reply["refused"])[:100]))
+        if flags:
+            raise AssertionError(flagged_message(flags[0]))
+        if reply.get("error"):
+            Call(error=reply["error"]).raise_if_error(f"{self.class_name} 객체")
+        return reply
+

@@ -407,17 +407,19 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
     return report
 
 
-def handle(namespace: dict, request_text: str) -> str:
+def handle(namespace: dict, request_text: str, objects: dict | None = None) -> str:
     """Serve one judge request against the student's ``namespace``; return the JSON reply.
 
     A request with ``calls`` is a batch: each call is answered in order and the replies come back as ``replies``
-    (the grader puts a fingerprint after every call, so a change made during the call is seen at once).
+    (the grader puts a fingerprint after every call, or after every batch of calls, so a change made while the
+    student's code ran is seen before any of its data is trusted). ``objects`` holds the objects the grader asked
+    to keep (see :func:`_new_op`); in a kernel it is this probe's own registry, one per kernel.
     """
     request = json.loads(request_text)
     if "calls" in request:
-        reply: dict[str, Any] = {"replies": [_answer(namespace, call) for call in request["calls"]]}
+        reply: dict[str, Any] = {"replies": [_answer(namespace, call, objects) for call in request["calls"]]}
     else:
-        reply = _answer(namespace, request)
+        reply = _answer(namespace, request, objects)
     reply["nonce"] = request.get("nonce")
     return json.dumps(reply)
 
@@ -476,14 +478,16 @@ def serve(socket_path: str, namespace: dict) -> None:
     threading.Thread(target=answer_requests, name="autograder-judge", daemon=True).start()
 
 
-def _answer(namespace: dict, request: dict) -> dict:
+def _answer(namespace: dict, request: dict, objects: dict | None = None) -> dict:
     if request.get("op") == "fingerprint":
         entries: dict[str, Any] = fingerprint()
         record = __import__("sys").modules.get(request.get("audit") or "")
         entries["audit"] = json.dumps([str(event) for event in list(getattr(record, "events", []))[:50]])
         return entries
+    if request.get("op") in _JUDGE_OPS:
+        return _JUDGE_OPS[request["op"]](namespace, request, _OBJECTS if objects is None else objects)
     name = request["function"]
-    fn = namespace.get(name)
+    fn = _lookup(namespace, name)
     if fn is None or not callable(fn):
         return {"missing": True, "function": name}
     if request.get("rounds"):
@@ -568,4 +572,690 @@ def fingerprint() -> dict[str, str]:
                     kernel.__dict__.get(name, inspect.getattr_static(type(kernel), name, None)))
             entries["kernel.session.send"] = _describe(
                 kernel.session.__dict__.get("send", inspect.getattr_static(type(kernel.session), "send", None)))
+    entries.update(_gradient_fingerprint())
+    return entries
+
+
+# ------------------------------------------------------------------------------------------------ gradients and objects
+#
+# Requests that autograd checks and later modules' checks need (issue 13), all plain data both ways:
+#
+# - ``op: grad`` runs a function on inputs the grader supplies with ``requires_grad``, runs backward with the grader's
+#   ``grad_outputs`` (``create_graph`` for double backward), calls a custom ``torch.autograd.Function``'s backward
+#   directly to see what it returned, and reports gradients (or that they are None), the graph the result carries,
+#   whether an input changed, and how often autograd itself ran inside the student's backward;
+# - ``op: call`` calls a function (dotted names such as ``Softplus.apply`` too) or a method of a kept object, with
+#   arguments that may name kept objects (``{"t": "handle"}``) or trusted test functions (``{"t": "fn"}``);
+# - ``op: new`` / ``get`` / ``set`` / ``state_dict`` / ``load_state_dict`` / ``drop`` keep an object of the student's
+#   classes in this kernel under an id the grader chose, and read or write its state without running its code.
+#
+# Replies never create handles or functions: only requests name them, and only this probe resolves them.
+
+import re as _re
+import types as _types
+
+HANDLE_ID = _re.compile(r"h[0-9a-f]{32}")
+"""What a handle id looks like: the grader draws 128 random bits for every object it asks a kernel to keep."""
+MAX_KEPT_OBJECTS = 256
+_OBJECTS: dict[str, dict] = {}
+"""This kernel's kept objects by handle id: ``{"obj": object, "seen": {path: tensor last read there}}``."""
+
+_PROXY_METHODS = ("__getattr__", "__getattribute__", "__class__", "__instancecheck__", "__eq__", "__ne__", "__bool__",
+                  "__torch_function__", "__torch_dispatch__", "__array__", "__array_function__", "__array_ufunc__",
+                  "__float__", "__index__")
+"""Methods through which a result defined in the notebook can pass for something it is not."""
+_STATE_LIES = ("__getattribute__", "__dict__", "__class__")
+"""Members through which a kept object defined in the notebook could show the grader a state that is not its own."""
+
+
+class _Refused(Exception):
+    """A request this probe will not serve (an unknown handle, a malformed name): reported, never raised to the grader."""
+
+
+# -- trusted test functions: the only functions a request can hand to the student's code --------------------------
+
+def _trusted_cubic(x: torch.Tensor) -> torch.Tensor:
+    return (x ** 3).sum() / 6
+
+
+def _trusted_softplus_sum(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.softplus(x).sum()
+
+
+def _trusted_logsumexp(x: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(x.reshape(-1), dim=0)
+
+
+def _trusted_squared_norm_squared(x: torch.Tensor) -> torch.Tensor:
+    return (x * x).sum() ** 2
+
+
+def _trusted_coupled(x: torch.Tensor) -> torch.Tensor:
+    flat = x.reshape(-1)
+    return (flat[:-1] * flat[1:]).sum() + torch.cos(x).sum()
+
+
+TRUSTED_FUNCTIONS = {
+    "cubic": _trusted_cubic,
+    "softplus_sum": _trusted_softplus_sum,
+    "logsumexp": _trusted_logsumexp,
+    "squared_norm_squared": _trusted_squared_norm_squared,
+    "coupled": _trusted_coupled,
+}
+"""Scalar test functions of a tensor of any shape, twice differentiable. A request names one (``{"t": "fn"}``) and
+the student's code gets a fresh wrapper around it; the grader imports this same table to compute what it expects."""
+
+
+def _trusted(name: Any) -> Any:
+    impl = TRUSTED_FUNCTIONS.get(name) if isinstance(name, str) else None
+    if impl is None:
+        raise _Refused(f"unknown trusted function {str(name)[:40]!r}")
+
+    def trusted_function(x):  # noqa: ANN001, ANN202 - a fresh wrapper: changing it changes no other call
+        return impl(x)
+
+    trusted_function.__name__ = trusted_function.__qualname__ = name
+    return trusted_function
+
+
+# -- names, arguments and results ------------------------------------------------------------------------------------
+
+def _lookup(namespace: dict, name: Any) -> Any:
+    """The student's object named ``name``; a dotted name (``Softplus.apply``) follows public attributes."""
+    if not isinstance(name, str):
+        return None
+    if name in namespace:  # a plain name, exactly as the notebook (or a test's wrapped lambda) defined it
+        return namespace[name]
+    head, *rest = name.split(".")
+    if not head.isidentifier() or any(not part.isidentifier() or part.startswith("_") for part in rest):
+        return None
+    value = namespace.get(head)
+    for part in rest:
+        value = getattr(value, part, None)
+    return value
+
+
+def _decode_argument(data: Any, objects: dict) -> Any:
+    """Decode one request argument: plain data, a kept object (``handle``) or a trusted test function (``fn``)."""
+    if isinstance(data, dict):
+        kind = data.get("t")
+        if kind == "handle":
+            return _kept(objects, data.get("id"))["obj"]
+        if kind == "fn":
+            return _trusted(data.get("name"))
+        if kind in ("list", "tuple"):
+            items = [_decode_argument(item, objects) for item in data["items"]]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            return {key: _decode_argument(item, objects) for key, item in data["items"].items()}
+    return decode(data)
+
+
+def _encode_after(original: Any, value: Any) -> Any:
+    """An argument after the call: kept objects and trusted functions are named as the request named them."""
+    if isinstance(original, dict) and original.get("t") in ("handle", "fn"):
+        return original
+    return encode(value)
+
+
+def _kept(objects: dict, handle_id: Any) -> dict:
+    if not isinstance(handle_id, str) or not HANDLE_ID.fullmatch(handle_id) or handle_id not in objects:
+        raise _Refused("unknown handle: this kernel keeps no object under that id")
+    return objects[handle_id]
+
+
+def _notebook_classes(value: Any) -> list[type]:
+    return [klass for klass in type(value).__mro__ if klass.__module__ == "__main__"]
+
+
+def _disguise(value: Any) -> str:
+    """Why a result defined in the notebook could pass for something it is not ('' when it cannot)."""
+    for klass in _notebook_classes(value):
+        if issubclass(klass, torch.Tensor):
+            return "a torch.Tensor subclass defined in the notebook"
+        found = [name for name in _PROXY_METHODS if name in vars(klass)]
+        if found:
+            return "its class redefines " + ", ".join(found)
+    if any(name in vars(type(type(value))) for name in ("__instancecheck__", "__subclasscheck__")) and \
+            type(type(value)).__module__ == "__main__":
+        return "its metaclass redefines isinstance"
+    return ""
+
+
+def _encode_checked(value: Any, flags: list) -> Any:
+    """:func:`encode`, except that a disguised result is only described, and reported in ``flags``."""
+    reason = _disguise(value)
+    if reason:
+        flags.append(f"result of class {_qualified(value)}: {reason}")
+        return {"t": "other", "class": _qualified(value), "repr": "(a disguised object)", "disguised": reason}
+    if type(value) in (list, tuple):
+        return {"t": type(value).__name__, "items": [_encode_checked(item, flags) for item in value]}
+    if type(value) is dict and all(type(key) is str for key in value):
+        return {"t": "dict", "items": {key: _encode_checked(item, flags) for key, item in value.items()}}
+    return encode(value)
+
+
+def _error(error: BaseException) -> dict:
+    return {"type": type(error).__name__, "message": str(error)[:500]}
+
+
+# -- counting autograd ------------------------------------------------------------------------------------------------
+
+class _AutogradCounter:
+    """While active, counts every run of the autograd engine and every custom ``backward`` that runs.
+
+    Every public way into autograd (``torch.autograd.grad``, ``Tensor.backward``, ``torch.autograd.backward``,
+    ``torch.autograd.functional``, ``torch.func``), however it was imported, ends in
+    ``Variable._execution_engine.run_backward``; the engine calls a custom Function's backward through
+    ``BackwardCFunction.apply``. Both are replaced while the counter is active: an engine run that starts while a
+    custom backward is running is autograd called from inside a "hand-written" backward. A student's code that puts
+    another engine object in place, even for a moment, or replaces ``BackwardCFunction.apply``, is reported
+    (``replaced``); one that calls the engine's private entry points directly is not seen.
+    """
+
+    def __init__(self) -> None:
+        self.engine_runs = 0
+        self.in_backward = 0
+        self.depth = 0
+        self.backward_runs: list[str] = []
+        self.replaced = False
+
+    def __enter__(self) -> "_AutogradCounter":
+        from torch.autograd.function import BackwardCFunction
+        from torch.autograd.variable import Variable
+
+        counter = self
+        self._engine = Variable._execution_engine
+        self._apply = BackwardCFunction.__dict__["apply"]
+        original_engine, original_apply = self._engine, self._apply
+
+        class CountingEngine:
+            def run_backward(self, *args: Any, **kwargs: Any) -> Any:
+                counter.engine_runs += 1
+                if counter.depth:
+                    counter.in_backward += 1
+                return original_engine.run_backward(*args, **kwargs)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(original_engine, name)
+
+        def counted_apply(node: Any, *args: Any) -> Any:
+            counter.depth += 1
+            forward = getattr(type(node), "_forward_cls", None)
+            counter.backward_runs.append(f"{getattr(forward, '__module__', '?')}.{getattr(forward, '__qualname__', '?')}")
+            try:
+                return original_apply(node, *args)
+            finally:
+                counter.depth -= 1
+
+        def watched_setattr(cls: type, name: str, value: Any) -> None:
+            # Putting another engine object in place (and back again before anyone looks) is seen here.
+            if name == "_execution_engine":
+                counter.replaced = True
+            type.__setattr__(cls, name, value)
+
+        self._wrapper, self._counted_apply = CountingEngine(), counted_apply
+        Variable._execution_engine = self._wrapper
+        BackwardCFunction.apply = counted_apply
+        self._meta = type(Variable)
+        self._meta_setattr = self._meta.__dict__.get("__setattr__", _MISSING)
+        self._meta.__setattr__ = watched_setattr
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from torch.autograd.function import BackwardCFunction
+        from torch.autograd.variable import Variable
+
+        if self._meta_setattr is _MISSING:
+            type.__delattr__(self._meta, "__setattr__")
+        else:
+            type.__setattr__(self._meta, "__setattr__", self._meta_setattr)
+        self.replaced = self.replaced or (Variable._execution_engine is not self._wrapper
+                                          or BackwardCFunction.__dict__.get("apply") is not self._counted_apply)
+        type.__setattr__(Variable, "_execution_engine", self._engine)
+        BackwardCFunction.apply = self._apply
+
+
+def _counts(counter: _AutogradCounter, report: dict) -> None:
+    report["autograd_in_backward"] = counter.in_backward
+    report["backward_runs"] = counter.backward_runs[:50]
+    if counter.replaced:
+        report.setdefault("flags", []).append("autograd's engine or BackwardCFunction.apply was replaced during the call")
+
+
+# -- one call of the student's code -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _fresh_global_rng(report: dict, round_index: int | None):
+    """As in :func:`_call`: fresh global random states for the call, put back after, the changed ones reported."""
+    original = _global_rng_states()
+    _plain_calls[0] += round_index is None
+    start = _starting_rng_states(0 if round_index is not None else 104_729 * _plain_calls[0])
+    _set_global_rng_states(start)
+    try:
+        yield
+    finally:
+        end = _global_rng_states()
+        _set_global_rng_states(original)
+        report["global_rng_changed"] = _changed_rng_states(start, end) if round_index is None else []
+
+
+def _target(namespace: dict, request: dict, objects: dict) -> Any:
+    """What a request calls: a function of the notebook (dotted names too) or a method of a kept object."""
+    if "handle" in request:
+        method = request.get("method")
+        if not isinstance(method, str) or not method.isidentifier() or (
+                method.startswith("_") and method != "__call__"):
+            raise _Refused("malformed method name")
+        return getattr(_kept(objects, request["handle"])["obj"], method)
+    return _lookup(namespace, request.get("function"))
+
+
+def _call_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """Call a function or a method with request arguments; optionally keep the result behind a new handle."""
+    try:
+        fn = _target(namespace, request, objects)
+        keep = request.get("keep")
+        if keep is not None and (not isinstance(keep, str) or not HANDLE_ID.fullmatch(keep) or keep in objects):
+            raise _Refused("handle id already used or malformed")
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    if fn is None or not callable(fn):
+        return {"missing": True, "function": request.get("function") or request.get("method")}
+    if request.get("rounds"):
+        return {"rounds": [_invoke(fn, request, objects, index) for index in range(FILL_ROUNDS)]}
+    return _invoke(fn, request, objects, None)
+
+
+def _invoke(fn: Any, request: dict, objects: dict, round_index: int | None) -> dict:
+    report: dict[str, Any] = {"flags": []}
+    raw_args, raw_kwargs = request.get("args", []), request.get("kwargs", {})
+    try:
+        args = [_decode_argument(item, objects) for item in raw_args]
+        kwargs = {key: _decode_argument(item, objects) for key, item in raw_kwargs.items()}
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    counter = _AutogradCounter()
+    try:
+        with _fresh_global_rng(report, round_index), counter, contextlib.ExitStack() as stack:
+            if round_index is not None:
+                stack.enter_context(FillUninitialized(round_index))
+            result = fn(*args, **kwargs)
+        report["autograd_calls"] = counter.engine_runs
+        _counts(counter, report)
+        keep = request.get("keep")
+        if request.get("read") is not None:
+            # Stored state of the result (read without running its code), instead of the result itself.
+            report["result"] = {"t": "dict", "items": {
+                str(path): _read_stored(result, path, report["flags"]) for path in request["read"]}}
+        elif keep is not None:
+            if len(objects) >= MAX_KEPT_OBJECTS:
+                return {"refused": "too many kept objects"}
+            objects[keep] = {"obj": result, "seen": {}}
+            report["kept"] = {"class": _qualified(result), "lies": _state_lie(result)}
+        else:
+            report["result"] = _encode_checked(result, report["flags"])
+        report["args_after"] = [_encode_after(raw, value) for raw, value in zip(raw_args, args)]
+    except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
+        _counts(counter, report)
+        report["error"] = _error(error)
+    return report
+
+
+def _new_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """Construct an object of the student's class (``function`` names the class) and keep it under ``as``."""
+    return _call_op(namespace, {**request, "keep": request.get("as")}, objects)
+
+
+# -- gradients ----------------------------------------------------------------------------------------------------
+
+def _graph(output: Any) -> dict:
+    from torch.autograd.function import BackwardCFunction
+
+    if not isinstance(output, torch.Tensor):
+        return {"tensor": False}
+    node = output.grad_fn
+    forward = getattr(type(node), "_forward_cls", None) if isinstance(node, BackwardCFunction) else None
+    return {"tensor": True, "requires_grad": bool(output.requires_grad), "is_leaf": bool(output.is_leaf),
+            "grad_fn": type(node).__name__ if node is not None else None,
+            "custom": f"{forward.__module__}.{forward.__qualname__}" if forward is not None else None}
+
+
+def _tensor_outputs(result: Any) -> list:
+    if isinstance(result, torch.Tensor):
+        return [result]
+    if isinstance(result, (list, tuple)):
+        return [item for item in result if isinstance(item, torch.Tensor)]
+    return []
+
+
+def _grad_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """Forward on grader inputs, then backward with grader grad_outputs; see the section comment above."""
+    try:
+        fn = _target(namespace, request, objects)
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    if fn is None or not callable(fn):
+        return {"missing": True, "function": request.get("function") or request.get("method")}
+    if request.get("rounds"):
+        return {"rounds": [_gradients(fn, request, objects, index) for index in range(FILL_ROUNDS)]}
+    return _gradients(fn, request, objects, None)
+
+
+def _gradients(fn: Any, request: dict, objects: dict, round_index: int | None) -> dict:
+    report: dict[str, Any] = {"flags": []}
+    raw_args = request.get("args", [])
+    try:
+        args = [_decode_argument(item, objects) for item in raw_args]
+        kwargs = {key: _decode_argument(item, objects) for key, item in request.get("kwargs", {}).items()}
+        leaves = [int(index) for index in request.get("requires_grad", [])]
+        for index in leaves:
+            if not isinstance(args[index], torch.Tensor) or not args[index].dtype.is_floating_point:
+                raise _Refused("requires_grad names an argument that is not a floating-point tensor")
+            args[index].requires_grad_(True)
+        grad_outputs = None if request.get("grad_outputs") is None else [
+            None if item is None else decode(item) for item in request["grad_outputs"]]
+    except (_Refused, IndexError, ValueError, TypeError) as refused:
+        return {"refused": str(refused)[:200]}
+    versions = [item._version if isinstance(item, torch.Tensor) else None for item in args]
+    second = request.get("second")
+    if second is not None and grad_outputs is not None:
+        grad_outputs = [None if g is None else g.requires_grad_(True) for g in grad_outputs]
+    counter = _AutogradCounter()
+    stage = "forward"
+    try:
+        with _fresh_global_rng(report, round_index), counter, contextlib.ExitStack() as stack:
+            if round_index is not None:
+                stack.enter_context(FillUninitialized(round_index))
+            result = fn(*args, **kwargs)
+            report["autograd_calls"] = counter.engine_runs
+            if _disguise(result):  # never differentiate, nor ask anything of, an object that passes for another
+                raise _Disguised(result)
+            outputs = _tensor_outputs(result)
+            report["graph"] = [_graph(output) for output in outputs]
+            if request.get("raw_backward") and grad_outputs is not None:
+                stage = "raw_backward"
+                report["raw"] = _raw_backward(outputs, grad_outputs, report["flags"])
+            if grad_outputs is not None:
+                stage = "backward"
+                differentiable = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad and g is not None]
+                grads: tuple = (None,) * len(leaves)
+                if differentiable and leaves:
+                    grads = torch.autograd.grad([o for o, _ in differentiable], [args[i] for i in leaves],
+                                                [g for _, g in differentiable], allow_unused=True,
+                                                create_graph=bool(request.get("create_graph") or second is not None))
+                report["grads"] = [None if g is None else _encode_checked(g.detach(), report["flags"]) for g in grads]
+                if second is not None:
+                    stage = "second"
+                    report["second"] = _second_order(grads, second, [args[i] for i in leaves], grad_outputs,
+                                                     report["flags"])
+        _counts(counter, report)
+        report["result"] = _encode_checked(
+            result.detach() if type(result) is torch.Tensor else result, report["flags"])
+        report["args_after"] = [_encode_after(raw, value.detach() if isinstance(value, torch.Tensor) else value)
+                                for raw, value in zip(raw_args, args)]
+        report["versions_changed"] = [
+            before is not None and isinstance(value, torch.Tensor) and value._version != before
+            for before, value in zip(versions, args)]
+    except _Disguised as disguised:
+        _counts(counter, report)
+        report["result"] = _encode_checked(disguised.value, report["flags"])
+        report["args_after"], report["versions_changed"] = [], []
+    except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
+        _counts(counter, report)
+        report["error"] = _error(error)
+        report["stage"] = stage
+    return report
+
+
+class _Disguised(Exception):
+    """The forward returned an object that passes for something it is not (see :func:`_disguise`)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("disguised result")
+        self.value = value
+
+
+def _raw_backward(outputs: list, grad_outputs: list, flags: list) -> dict:
+    """Call the custom Function's backward directly, as the engine would, and report exactly what it returned."""
+    from torch.autograd.function import BackwardCFunction
+
+    if len(outputs) != 1 or not isinstance(outputs[0].grad_fn, BackwardCFunction):
+        return {"custom": False}
+    node = outputs[0].grad_fn
+    with torch.no_grad():
+        returned = node.apply(*[g for g in grad_outputs[:1]])
+    items = returned if isinstance(returned, tuple) else (returned,)
+    encoded = [None if item is None else _encode_checked(item.detach() if type(item) is torch.Tensor else item, flags)
+               for item in items]
+    return {"custom": True, "returned": encoded, "tuple": isinstance(returned, tuple),
+            "needs_input_grad": [bool(flag) for flag in node.needs_input_grad]}
+
+
+def _second_order(grads: tuple, weights: list, leaves: list, grad_outputs: list, flags: list) -> dict:
+    """d<w, grads>/d(inputs, grad_outputs): what gradgradcheck compares with finite differences."""
+    pairs = [(g, decode(w)) for g, w in zip(grads, weights) if g is not None and w is not None]
+    detached = [g is not None and not g.requires_grad for g in grads]
+    live = [(g, w) for g, w in pairs if g.requires_grad]
+    wrt = list(leaves) + [g for g in grad_outputs if g is not None]
+    if not live:
+        return {"detached": detached, "grads": [None] * len(wrt)}
+    found = torch.autograd.grad([g for g, _ in live], wrt, [w for _, w in live], allow_unused=True)
+    return {"detached": detached,
+            "grads": [None if g is None else _encode_checked(g.detach(), flags) for g in found]}
+
+
+# -- state of kept objects --------------------------------------------------------------------------------------
+
+class _NotState(Exception):
+    """A path that does not name stored state (an attribute computed by code, or nothing at all)."""
+
+
+def _state_lie(obj: Any) -> str:
+    """Why a kept object defined in the notebook could show a state that is not its own ('' when it cannot)."""
+    for klass in _notebook_classes(obj):
+        # Every class has its own __dict__ slot descriptor; only something else under that name can lie.
+        found = [name for name in _STATE_LIES if name in vars(klass)
+                 and not (name == "__dict__" and type(vars(klass)[name]) is _types.GetSetDescriptorType)]
+        if found:
+            return "its class redefines " + ", ".join(found)
+    return ""
+
+
+def _stored(obj: Any, name: str) -> Any:
+    """The attribute ``name`` as stored (instance dict, slots, a Module's parameters, buffers and submodules)."""
+    if isinstance(obj, torch.Tensor):
+        if name == "grad":
+            return torch._C.TensorBase.grad.__get__(obj)
+        raise _NotState(name)
+    try:
+        stored = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        stored = {}
+    if name in stored:
+        return stored[name]
+    for store in ("_parameters", "_buffers", "_modules"):
+        inner = stored.get(store)
+        if type(inner) is dict and name in inner:
+            return inner[name]
+    for klass in type(obj).__mro__:
+        member = vars(klass).get(name)
+        if type(member) is _types.MemberDescriptorType:
+            try:
+                return member.__get__(obj, type(obj))
+            except AttributeError:
+                raise _NotState(name) from None
+    raise _NotState(name)
+
+
+def _read_stored(obj: Any, path: Any, flags: list) -> Any:
+    """The stored value at a dotted ``path`` of ``obj``, encoded; None when nothing is stored there."""
+    if _state_lie(obj):
+        flags.append(f"object of class {_qualified(obj)}: {_state_lie(obj)}")
+        return None
+    value = obj
+    try:
+        for part in str(path).split("."):
+            value = _stored(value, part)
+    except _NotState:
+        return None
+    return _encode_checked(value.detach() if type(value) in (torch.Tensor, torch.nn.Parameter) else value, flags)
+
+
+def _describe_state(value: Any, entry: dict, path: str, flags: list) -> dict:
+    if isinstance(value, torch.Tensor) and type(value) in (torch.Tensor, torch.nn.Parameter):
+        previous = entry["seen"].get(path)
+        entry["seen"][path] = value
+        grad = torch._C.TensorBase.grad.__get__(value)
+        return {"value": encode(value.detach()), "class": _qualified(value), "requires_grad": bool(value.requires_grad),
+                "is_leaf": bool(value.is_leaf), "version": int(value._version),
+                "grad_fn": type(value.grad_fn).__name__ if value.grad_fn is not None else None,
+                "grad": None if grad is None else _encode_checked(grad.detach(), flags),
+                "same_as_before": None if previous is None else previous is value}
+    return {"value": _encode_checked(value, flags)}
+
+
+def _get_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """Read stored state of a kept object without running its code; a view its own code shows that differs is a lie."""
+    try:
+        entry = _kept(objects, request.get("handle"))
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    obj, flags, state = entry["obj"], [], {}
+    lie = _state_lie(obj)
+    if lie:
+        return {"flags": [f"kept object of class {_qualified(obj)}: {lie}"], "lies": lie, "state": {}}
+    for path in request.get("paths", []):
+        parts = path.split(".") if isinstance(path, str) else []
+        if not parts or any(not part.isidentifier() for part in parts):
+            state[str(path)[:80]] = {"missing": True}
+            continue
+        try:
+            value = obj
+            for part in parts:
+                value = _stored(value, part)
+        except _NotState:
+            state[path] = {"missing": True}
+            continue
+        try:
+            shown = obj
+            for part in parts:
+                shown = getattr(shown, part)
+        except Exception:  # noqa: BLE001 - its own view failing is not a lie about the stored value
+            shown = value
+        if shown is not value:
+            flags.append(f"{_qualified(obj)}.{path}: its own attribute access shows another object than the one stored")
+        state[path] = _describe_state(value, entry, path, flags)
+    return {"state": state, "flags": flags}
+
+
+def _module_state(module: Any, prefix: str = "") -> dict:
+    """A Module's parameters and persistent buffers by dotted name, read from its own stores."""
+    stored = object.__getattribute__(module, "__dict__")
+    found: dict[str, Any] = {}
+    for name, value in stored.get("_parameters", {}).items():
+        if value is not None:
+            found[prefix + name] = value
+    skipped = stored.get("_non_persistent_buffers_set", set())
+    for name, value in stored.get("_buffers", {}).items():
+        if value is not None and name not in skipped:
+            found[prefix + name] = value
+    for name, child in stored.get("_modules", {}).items():
+        if child is not None:
+            found.update(_module_state(child, f"{prefix}{name}."))
+    return found
+
+
+def _state_dict_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """A Module's state read from its stores (compared with its own ``state_dict()``), or an Optimizer's."""
+    try:
+        obj = _kept(objects, request.get("handle"))["obj"]
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    flags: list[str] = []
+    lie = _state_lie(obj)
+    if lie:
+        return {"flags": [f"kept object of class {_qualified(obj)}: {lie}"], "lies": lie}
+    try:
+        if isinstance(obj, torch.nn.Module):
+            stored = _module_state(obj)
+            try:
+                shown = obj.state_dict()
+                same = list(shown) == list(stored) and all(
+                    shown[k].data_ptr() == stored[k].data_ptr() and torch.equal(shown[k], stored[k].detach())
+                    for k in stored)
+            except Exception:  # noqa: BLE001 - its own state_dict failing is reported by the check
+                same = True
+            if not same:
+                flags.append(f"{_qualified(obj)}.state_dict(): differs from the parameters and buffers it stores")
+            return {"state": {k: encode(v.detach()) for k, v in stored.items()}, "flags": flags}
+        if isinstance(obj, torch.optim.Optimizer):
+            return {"state": _encode_checked(torch.optim.Optimizer.state_dict(obj), flags), "flags": flags}
+    except Exception as error:  # noqa: BLE001 - the student's object failed: data for the judge
+        return {"error": _error(error), "flags": flags}
+    return {"refused": "not a torch.nn.Module or torch.optim.Optimizer"}
+
+
+def _set_op(namespace: dict, request: dict, objects: dict) -> dict:
+    """Write stored state: copy into a stored tensor in place (identity kept), or load a state dict."""
+    try:
+        entry = _kept(objects, request.get("handle"))
+    except _Refused as refused:
+        return {"refused": str(refused)}
+    obj = entry["obj"]
+    try:
+        if "state_dict" in request:
+            loaded = decode(request["state_dict"])
+            if isinstance(obj, torch.nn.Module):
+                torch.nn.Module.load_state_dict(obj, loaded)
+            elif isinstance(obj, torch.optim.Optimizer):
+                torch.optim.Optimizer.load_state_dict(obj, loaded)
+            else:
+                return {"refused": "not a torch.nn.Module or torch.optim.Optimizer"}
+            return {"done": True}
+        parts = str(request.get("path", "")).split(".")
+        target = obj
+        for part in parts:
+            target = _stored(target, part)
+        if not isinstance(target, torch.Tensor):
+            return {"refused": "only stored tensors can be set"}
+        with torch.no_grad():
+            target.copy_(decode(request["value"]))
+        return {"done": True}
+    except _NotState:
+        return {"refused": "no stored state under that path"}
+    except Exception as error:  # noqa: BLE001 - the student's object failed: data for the judge
+        return {"error": _error(error)}
+
+
+def _drop_op(namespace: dict, request: dict, objects: dict) -> dict:
+    objects.pop(request.get("handle"), None)
+    return {"done": True}
+
+
+_JUDGE_OPS = {"grad": _grad_op, "call": _call_op, "new": _new_op, "get": _get_op, "state_dict": _state_dict_op,
+              "set": _set_op, "drop": _drop_op}
+
+
+def _gradient_fingerprint() -> dict[str, str]:
+    """What the requests above rely on: autograd's entry points and the code of every trusted function."""
+    from torch.autograd.function import BackwardCFunction, Function
+    from torch.autograd.variable import Variable
+
+    entries = {
+        "torch.autograd.Variable._execution_engine": _describe(Variable._execution_engine),
+        "torch.autograd.BackwardCFunction.apply": _describe(BackwardCFunction.__dict__.get("apply")),
+        "torch.autograd.Function.apply": _describe(Function.__dict__.get("apply")),
+        "torch.autograd.grad": _describe(torch.autograd.grad),
+        "torch.autograd.graph._engine_run_backward": _describe(torch.autograd.graph._engine_run_backward),
+        "torch._C.TensorBase.grad": _describe(torch._C.TensorBase.__dict__.get("grad")),
+    }
+    for name, impl in TRUSTED_FUNCTIONS.items():
+        entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"
+    for name in ("_trusted", "_AutogradCounter", "_gradients", "_invoke", "_get_op", "_stored", "_state_lie",
+                 "_disguise", "_encode_checked", "_raw_backward", "_decode_argument"):
+        entries[f"probe.{name}"] = _describe(globals().get(name))
+    for name in ("torch", "np", "json", "encode", "decode"):
+        entries[f"probe.globals[{name!r}]"] = _describe(globals().get(name))
+    entries["probe._JUDGE_OPS"] = repr({op: _describe(fn) for op, fn in _JUDGE_OPS.items()})
     return entries

@@ -247,6 +247,71 @@ ENGINE_CONTROL = (
 that only this engine's own layers meet (the engine as it was before issue 8)."""
 
 
+# --- judge for gradients and objects (issue 13)
+JUDGE_RED_TEAM = "tests/test_red_team_judge.py"
+JUDGE_TESTS = "tests/test_judge_gradients.py"
+MUTANTS += [
+    Mutant("second_reply_not_detected", (
+        ("autograder/execute.py", "            if received in self._answered:\n"
+         '                raise IntegrityViolation(["judge channel: a second reply to an earlier request"])\n', ""),
+        ("autograder/execute.py", "            self._settle_judge_channel()\n", ""),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and forged_reply_live_nonce")),
+    Mutant("replies_not_bound_to_nonce", (
+        ("autograder/execute.py", "        if received != nonce:\n", "        if False:\n"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and forged_reply_stale_nonce")),
+    Mutant("no_reply_size_cap", (
+        ("autograder/execute.py", "            if len(buffer) > MAX_REPLY_BYTES:", "            if False:"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and oversized_reply")),
+    Mutant("state_read_through_its_own_code", (
+        ("autograder/probe.py", "    \"\"\"Why a kept object defined in the notebook could show a state that is not its own ('' when it cannot).\"\"\"\n",
+         "    return ''\n"),
+        ("autograder/probe.py", "    \"\"\"The attribute ``name`` as stored (instance dict, slots, a Module's parameters, buffers and submodules).\"\"\"\n",
+         "    try:\n        return getattr(obj, name)\n    except AttributeError:\n        raise _NotState(name) from None\n"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and lying_object")),
+    Mutant("engine_replacement_unnoticed", (
+        ("autograder/probe.py", "    if counter.replaced:\n", "    if False:\n"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and engine_restored_in_backward")),
+    Mutant("disguised_results_unflagged", (
+        ("autograder/probe.py", "    reason = _disguise(value)\n", "    reason = ''\n"),
+        ("autograder/probe.py", "            if _disguise(result):", "            if False:"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and disguised_result")),
+    Mutant("trusted_functions_not_fingerprinted", (
+        ("autograder/probe.py",
+         '        entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"\n',
+         "        pass\n"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
+    Mutant("batch_fingerprint_not_compared", (
+        ("autograder/execute.py", "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n"
+         "        changed = self._changed_since_baseline(self._judged_cell, current)\n",
+         "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n        changed = []\n"),
+    ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
+    Mutant("autograd_inside_backward_not_counted", (
+        ("autograder/probe.py", "                if counter.depth:\n                    counter.in_backward += 1\n", ""),
+    ), (JUDGE_TESTS, "-k", "autograd_inside")),
+    Mutant("raw_backward_not_inspected", (
+        ("autograder/gradients.py", "    if expect.raw and call.raw is not None:", "    if False:"),
+    ), ("tests/test_mistake_bank.py", "-k", "linear_bias_gradient_not_summed or linear_ignores_needs_input_grad")),
+    Mutant("double_backward_not_checked", (
+        ("autograder/gradients.py", "    if expect.second_order:", "    if False:"),
+    ), ("tests/test_mistake_bank.py", "-k", "softplus_backward_under_no_grad")),
+    Mutant("handles_shared_between_students", (
+        ("autograder/judge.py", "        return json.loads(probe.handle(self.namespace, json.dumps(request), self.objects))",
+         "        return json.loads(probe.handle(self.namespace, json.dumps(request)))"),
+        ("autograder/judge.py",
+         '        return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests}), self.objects))["replies"]',
+         '        return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests})))["replies"]'),
+        ("autograder/judge.py", "        if value.channel is not channel:", "        if False:"),
+    ), (JUDGE_RED_TEAM, "-k", "handle")),
+]
+
+JUDGE_CONTROL = (
+    "second_reply_not_detected", "replies_not_bound_to_nonce", "no_reply_size_cap", "state_read_through_its_own_code",
+    "engine_replacement_unnoticed",
+)
+"""The judge's defences switched off at once: the control run of tests/test_red_team_judge.py for attacks on the
+channel and on what the kernel reports, which stock nbgrader (no channel at all) cannot show."""
+
+
 def scratch_copy(destination: Path) -> None:
     """Copy the working tree (tracked and untracked files that git does not ignore) to ``destination``."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
