@@ -16,15 +16,28 @@ submissions whose files did not change, and an interrupted run (Ctrl-C, kill -9)
 
 from __future__ import annotations
 
-import argparse
+import sys
+
+if __name__ == "__main__":
+    # Start-up runs in parallel: the fork server imports torch and ipykernel (about 2 s) while this process imports
+    # nbgrader and the judge. Grading never validates a URI, so jsonschema need not build its URI grammar on import
+    # (1.1 s): its format checkers are left out and nbformat's validation is unchanged (it checks no formats).
+    sys.modules.setdefault("rfc3987", None)  # type: ignore[assignment]
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    if sys.platform.startswith("linux"):
+        from autograder.forkserver import shared_fork_server
+
+        shared_fork_server().spawn()
+
+import argparse  # noqa: E402 - after the fork server was started
 import ast
+import atexit
 import hashlib
 import json
 import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -74,6 +87,7 @@ class Result:
     incidents: list[dict] = field(default_factory=list)
     error: str = ""
     details: str = ""  # for an error: the traceback or nbgrader's log, printed to stderr after the summary
+    phases: dict[str, float] = field(default_factory=dict)  # execution phases in seconds (ContainedExecute's record)
 
 
 class _PerThreadLog(logging.Handler):
@@ -234,7 +248,9 @@ class GradingRun:
             return
         incidents_file = self.autograded / student / assignment / f"{assignment}{INCIDENTS_SUFFIX}"
         if incidents_file.exists():
-            result.incidents = json.loads(incidents_file.read_text(encoding="utf-8")).get("incidents", [])
+            record = json.loads(incidents_file.read_text(encoding="utf-8"))
+            result.incidents = record.get("incidents", [])
+            result.phases = record.get("seconds", {})
         self._read_score(result)
         result.status = "graded"
         done_marker.write_text(expected)
@@ -260,6 +276,8 @@ class GradingRun:
         if self.config.ContainedKernelManager.get("use_fork_server", sys.platform.startswith("linux")):
             # Started here, not in a worker thread: it exits when the thread that started it dies (PDEATHSIG).
             shared_fork_server().start()
+        else:
+            shared_fork_server().stop()  # spawned at start-up in case it would be needed
         bar = tqdm(total=len(pairs), unit="nb", disable=not progress, dynamic_ncols=True, desc="grading")
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grader")
         pending: dict[Future, tuple[str, str]] = {}
@@ -443,5 +461,15 @@ def _register_missing_assignments(assignments: list[str], root: Path, db_url: st
             generate(assignment, Path(scratch), root, db_url=db_url)
 
 
+def _exit_now(code: int) -> None:
+    """Exit as soon as everything is flushed and cleaned up (fork server, kernel folders), skipping the seconds that
+    tearing down torch's and nbgrader's interpreter state would take; nothing else is left to write."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())
