@@ -46,6 +46,7 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
@@ -60,11 +61,13 @@ from autograder.course import REPO_ROOT, published_assignments, release_notebook
 from autograder.execute import INCIDENTS_SUFFIX
 from autograder.incidents import FLAG_KINDS
 from autograder.forkserver import shared_fork_server
+from autograder.gradebook_reuse import reused_gradebooks
 from autograder.intake import Intake, fingerprint, stage
 from autograder.kernels import kill_all_kernels
 from autograder.notebook import nbgrader_meta, read_notebook
 from autograder.preprocessors import GRADEBOOK_LOCK
 from autograder.release import generate
+from autograder.run_once import validators_built_once
 from autograder.terminal import printable, printable_lines
 from autograder.submission_files import RefusedSubmission, SubmissionFiles
 
@@ -142,6 +145,7 @@ class GradingRun:
     changed_only: bool = False
     log_path: Path | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _open_gradebook: Any = Gradebook  # one gradebook per worker while run() grades (autograder.gradebook_reuse)
 
     @property
     def submitted(self) -> Path:
@@ -256,7 +260,7 @@ class GradingRun:
         done_marker.write_text(expected)
 
     def _read_score(self, result: Result) -> None:
-        with GRADEBOOK_LOCK, Gradebook(self.db_url) as gradebook:
+        with GRADEBOOK_LOCK, self._open_gradebook(self.db_url) as gradebook:
             try:
                 submission = gradebook.find_submission(result.assignment, result.student)
             except MissingEntry:
@@ -278,6 +282,14 @@ class GradingRun:
             shared_fork_server().start()
         else:
             shared_fork_server().stop()  # spawned at start-up in case it would be needed
+        with reused_gradebooks() as open_gradebook, validators_built_once():
+            self._open_gradebook = open_gradebook
+            try:
+                return self._run_pool(pairs, results, progress)
+            finally:
+                self._open_gradebook = Gradebook
+
+    def _run_pool(self, pairs: list[tuple[str, str]], results: list[Result], progress: bool) -> list[Result]:
         bar = tqdm(total=len(pairs), unit="nb", disable=not progress, dynamic_ncols=True, desc="grading")
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grader")
         pending: dict[Future, tuple[str, str]] = {}
