@@ -32,6 +32,7 @@ if __name__ == "__main__":
 import argparse  # noqa: E402 - after the fork server was started
 import ast
 import atexit
+import copy
 import hashlib
 import json
 import logging
@@ -145,7 +146,8 @@ class GradingRun:
     changed_only: bool = False
     log_path: Path | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    _open_gradebook: Any = Gradebook  # one gradebook per worker while run() grades (autograder.gradebook_reuse)
+    _per_assignment: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    _open_gradebook: Any = None  # one gradebook per worker while run() grades (autograder.gradebook_reuse)
 
     @property
     def submitted(self) -> Path:
@@ -157,7 +159,23 @@ class GradingRun:
 
     def course_fingerprint(self, assignment: str) -> str:
         """What grading depends on besides the submission: the source notebook, its hidden tests, the judge, and what
-        makes the autograded notebook inert (a notebook graded before a fix of inert.py must not stay live)."""
+        makes the autograded notebook inert (a notebook graded before a fix of inert.py must not stay live).
+        Read once per run, like the release notebook's test cells (:meth:`released_cells`)."""
+        if assignment not in self._per_assignment:
+            self._per_assignment[assignment] = (self._course_fingerprint(assignment), self._released_cells(assignment))
+        return self._per_assignment[assignment][0]
+
+    def released_cells(self, assignment: str) -> dict:
+        """The graded cells of the release notebook, by grade_id (for the intake's repairs), read once per run."""
+        self.course_fingerprint(assignment)
+        return self._per_assignment[assignment][1]
+
+    def _released_cells(self, assignment: str) -> dict:
+        released = read_notebook(release_notebook(assignment, self.root))
+        return {nbgrader_meta(c)["grade_id"]: dict(nbgrader_meta(c)) for c in released.cells
+                if nbgrader_meta(c).get("grade_id")}
+
+    def _course_fingerprint(self, assignment: str) -> str:
         grader = REPO_ROOT / "autograder"
         paths = [source_notebook(assignment, self.root), grader / "hidden" / f"{topic(assignment)}.py",
                  *(grader / f"{name}.py" for name in ("judge", "probe", "checks", "uninit", "inert"))]
@@ -207,9 +225,7 @@ class GradingRun:
             result.status = "skipped"
             self._read_score(result)
             return
-        released = read_notebook(release_notebook(assignment, self.root))
-        known = {assignment: {nbgrader_meta(c)["grade_id"]: dict(nbgrader_meta(c)) for c in released.cells
-                              if nbgrader_meta(c).get("grade_id")}}
+        known = {assignment: copy.deepcopy(self.released_cells(assignment))}
         staged_root = self.autograded.parent / STAGING_DIR
         try:
             self._grade_staged(result, submitted, staged_root, known, done_marker, expected)
@@ -260,7 +276,7 @@ class GradingRun:
         done_marker.write_text(expected)
 
     def _read_score(self, result: Result) -> None:
-        with GRADEBOOK_LOCK, self._open_gradebook(self.db_url) as gradebook:
+        with GRADEBOOK_LOCK, (self._open_gradebook or Gradebook)(self.db_url) as gradebook:
             try:
                 submission = gradebook.find_submission(result.assignment, result.student)
             except MissingEntry:
@@ -287,7 +303,7 @@ class GradingRun:
             try:
                 return self._run_pool(pairs, results, progress)
             finally:
-                self._open_gradebook = Gradebook
+                self._open_gradebook = None
 
     def _run_pool(self, pairs: list[tuple[str, str]], results: list[Result], progress: bool) -> list[Result]:
         bar = tqdm(total=len(pairs), unit="nb", disable=not progress, dynamic_ncols=True, desc="grading")
