@@ -35,7 +35,14 @@ from typing import Any
 
 from autograder.leftovers import owned_folder, remove_folder, remove_stale
 
-DEFAULT_PRELOAD = ("numpy", "torch", "ipykernel.kernelapp", "autograder.probe")
+DEFAULT_PRELOAD = (
+    "numpy", "torch", "ipykernel.kernelapp", "autograder.probe",
+    # What every kernel imports while it sets itself up (the shell, its history, the debugger) or while it is
+    # judged: imported once here, never run. Importing them starts no thread, so forking stays safe.
+    "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.interactiveshell",
+    "IPython.core.completer", "IPython.core.history", "IPython.extensions.storemagic", "sqlite3", "pdb", "tornado.ioloop",
+    "psutil", "numpy.testing",
+)
 _READY = "fork server ready"
 _UNIX_PATH_MAX = 107
 
