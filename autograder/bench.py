@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=40,
                         help="cohort size (real cohorts are 100-300; fixed start-up costs weigh more in small ones)")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "bench")
-    parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: cores)")
+    parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: the command's own, twice the cores)")
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     if workdir.exists():
@@ -102,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cell execution per notebook: {cell_avg:.2f} s (measured in the fast run's kernels)")
     print(f"stock nbgrader autograde : {stock_s:7.1f} s, {60 * n / stock_s:6.1f} notebooks/min, "
           f"overhead {stock_s / n - cell_avg:5.2f} s per notebook")
+    cores = min(workers, os.cpu_count() or 1)
     print(f"python -m autograder.grade: {fast_s:7.1f} s, {60 * n / fast_s:6.1f} notebooks/min, "
-          f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers)")
+          f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers), "
+          f"{fast_s * cores / n - cell_avg:5.2f} core-s ({cores} cores)")
     for line in breakdown_lines(workdir / "fast.json", workers, fast_s, n):
         print(line)
     if differing:

@@ -40,8 +40,9 @@ DEFAULT_PRELOAD = (
     # What every kernel imports while it sets itself up (the shell, its history, the debugger) or while it is
     # judged: imported once here, never run. Importing them starts no thread, so forking stays safe.
     "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.interactiveshell",
-    "IPython.core.completer", "IPython.core.history", "IPython.extensions.storemagic", "sqlite3", "pdb", "tornado.ioloop",
-    "psutil", "numpy.testing",
+    "IPython.core.completer", "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
+    "IPython.core.history", "IPython.extensions.storemagic", "sqlite3", "pdb", "faulthandler", "tornado.ioloop",
+    "tornado.platform.asyncio", "psutil", "numpy.testing",
 )
 _READY = "fork server ready"
 _UNIX_PATH_MAX = 107

@@ -336,6 +336,14 @@ class GradingRun:
         return results
 
 
+def default_workers() -> int:
+    """Twice the cores: a worker waits for its kernel much of the time (start-up, judge round trips, the gradebook
+    lock), so more workers than cores keep the cores busy. Measured on 2 shared cores, 24 notebooks: 2 workers
+    18-29 s, 3 workers 21-26 s, 4 workers 16-31 s (median 19), 6 workers 13-15 s; each kernel holds about 300 MiB,
+    so twice the cores stays modest in memory."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def _last_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[-1] if text else type(error).__name__
@@ -417,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignment", help="assignment name, or 'all' for every published assignment")
     parser.add_argument("--student", nargs="+", help="grade only these students")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="submissions graded at once")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="submissions graded at once (default: twice the cores, see default_workers)")
     parser.add_argument("--changed-only", action="store_true", help="skip submissions unchanged since last graded")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="course root (holds nbgrader_config.py)")
     parser.add_argument("--db", help="gradebook URL (default: the course's, sqlite:///gradebook.db)")
