@@ -130,7 +130,8 @@ class ContainedExecute(Execute):
             resources["autograder_incidents"] = list(self._incidents)
         record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
                   "flags": sorted(set(self._tampered)),
-                  "seconds": {**{k: round(v, 3) for k, v in self._timings.items()}, "cells": round(self._cell_seconds, 3)}}
+                  "seconds": {**{k: round(v, 3) for k, v in self._timings.items()},
+                              "cells": round(self._cell_seconds, 3)}}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 

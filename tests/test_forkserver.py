@@ -53,9 +53,11 @@ async def _run_in_fresh_kernel(code: str, workdir: Path) -> str:
     printed: list[str] = []
     try:
         await client.wait_for_ready(timeout=60)
-        reply = await client.execute_interactive(
-            code, timeout=60,
-            output_hook=lambda msg: printed.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None)
+        def keep_stream(message: dict) -> None:
+            if message["msg_type"] == "stream":
+                printed.append(message["content"].get("text", ""))
+
+        reply = await client.execute_interactive(code, timeout=60, output_hook=keep_stream)
         assert reply["content"]["status"] == "ok", reply["content"]
     finally:
         client.stop_channels()
