@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="students in the cohort, each handing in every published assignment (real cohorts are "
                              "100-300; fixed start-up costs weigh more in small ones)")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "bench")
-    parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: cores)")
+    parser.add_argument("--workers", type=int, default=None, help="workers of the fast command (default: the command's own, twice the cores)")
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     if workdir.exists():
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = ["--workers", str(args.workers)] if args.workers else []
     print(f"python -m autograder.grade all: {n} notebooks ...", flush=True)
     start = time.perf_counter()
-    fast_run = grade_fast("all", fast, *extra, progress=False)
+    fast_run = grade_fast("all", fast, *extra, "--json", str(workdir / "fast.json"), progress=False)
     fast_s = time.perf_counter() - start
     workers = args.workers or _workers_from(fast_run.stdout)
 
@@ -108,13 +109,42 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cell execution per notebook: {cell_avg:.2f} s (measured in the fast run's kernels)")
     print(f"stock nbgrader autograde : {stock_s:7.1f} s, {60 * n / stock_s:6.1f} notebooks/min, "
           f"overhead {stock_s / n - cell_avg:5.2f} s per notebook")
+    cores = min(workers, os.cpu_count() or 1)
     print(f"python -m autograder.grade: {fast_s:7.1f} s, {60 * n / fast_s:6.1f} notebooks/min, "
-          f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers)")
+          f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers), "
+          f"{fast_s * cores / n - cell_avg:5.2f} core-s ({cores} cores)")
+    for line in breakdown_lines(workdir / "fast.json", workers, fast_s, n):
+        print(line)
     if differing:
         print(f"scores differ for: {', '.join(differing)}")
     print(f"speedup {stock_s / fast_s:.1f}x over stock nbgrader autograde, identical scores: "
           f"{'no' if differing else 'yes'}")
     return 0
+
+
+BREAKDOWN = (("kernel_start", "kernel start"), ("cells", "cells"), ("judge", "judge"), ("teardown", "teardown"))
+
+
+def breakdown_lines(results_json: Path, workers: int, fast_s: float, n: int) -> list[str]:
+    """Where a notebook's worker-seconds went in the fast run: execution phases, nbgrader's own steps, and the rest.
+
+    ``nbgrader steps`` is a submission's time in its worker minus its execution phases (intake, the converter, the
+    gradebook, writing the notebook); ``outside a notebook`` is what the run cost besides its submissions (start-up,
+    imports, the fork server, exit, idle workers), spread over the notebooks.
+    """
+    if not results_json.exists():
+        return []
+    graded = [r for r in json.loads(results_json.read_text(encoding="utf-8")) if r.get("status") == "graded"]
+    if not graded:
+        return []
+    mean = lambda values: sum(values) / len(graded)  # noqa: E731
+    phases = {key: mean([r.get("phases", {}).get(key, 0.0) for r in graded]) for key, _ in BREAKDOWN}
+    per_notebook = mean([r["seconds"] for r in graded])
+    steps = per_notebook - sum(phases.values())
+    outside = fast_s * workers / n - per_notebook
+    shown = [f"{label} {phases[key]:.2f}" for key, label in BREAKDOWN]
+    return [f"per notebook (worker-s): {', '.join(shown)}, nbgrader steps {steps:.2f}, "
+            f"outside a notebook {outside:.2f}"]
 
 
 def _workers_from(output: str) -> int:

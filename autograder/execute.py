@@ -54,6 +54,10 @@ OVERSIZED = (
 )
 
 
+PHASES = ("kernel_start", "judge", "teardown")
+"""Phases of a notebook's execution timed in ``<notebook>.grading.json`` (``seconds``, with ``cells``)."""
+
+
 class ProbeError(JudgeChannelError):
     """The judge could not get an answer from the kernel."""
 
@@ -111,6 +115,7 @@ class ContainedExecute(Execute):
         self._diagnoses: dict[str, list[str]] = {}
         self._diagnosis_seconds = 0.0
         self._answered_nonces: set[str] = set()
+        self._timings = dict.fromkeys(PHASES, 0.0)
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -133,11 +138,45 @@ class ContainedExecute(Execute):
             resources["autograder_incidents"] = list(self._incidents)
         record = {"incidents": self._incidents, "sandbox": self._sandbox, "cell_seconds": round(self._cell_seconds, 3),
                   "flags": sorted(set(self._tampered)), "diagnoses": self._diagnoses,
-                  "diagnosis_seconds": round(self._diagnosis_seconds, 4)}
+                  "diagnosis_seconds": round(self._diagnosis_seconds, 4),
+                  "seconds": {**{k: round(v, 3) for k, v in self._timings.items()},
+                              "cells": round(self._cell_seconds, 3)}}
         with open(os.path.join(path, notebook + INCIDENTS_SUFFIX), "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False, indent=1)
 
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        """nbclient's kernel start, timed (``make bench`` shows where a notebook's time goes)."""
+        started = time.monotonic()
+        try:
+            await super().async_start_new_kernel(**kwargs)
+        finally:
+            self._add_time("kernel_start", started)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """nbclient's client start (until the kernel says it is ready), timed."""
+        started = time.monotonic()
+        try:
+            return await super().async_start_new_kernel_client()
+        finally:
+            self._add_time("kernel_start", started)
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _add_time(self, phase: str, started: float) -> None:
+        timings = getattr(self, "_timings", None)
+        if timings is not None:
+            timings[phase] += time.monotonic() - started
+
     async def _async_cleanup_kernel(self) -> None:
+        started = time.monotonic()
+        try:
+            await self._cleanup_and_count()
+        finally:
+            self._add_time("teardown", started)
+
+    async def _cleanup_and_count(self) -> None:
         km = self.km
         left_running = 0
         if isinstance(km, ContainedKernelManager):
@@ -175,7 +214,9 @@ class ContainedExecute(Execute):
             return cell, self.resources
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
         if self._baseline is None:
+            judge_started = time.monotonic()
             self._baseline = self._fingerprint()
+            self._add_time("judge", judge_started)
         self._output_sizes[index] = 0
         started = time.monotonic()
         full_source = cell.source
@@ -211,7 +252,9 @@ class ContainedExecute(Execute):
         if not any(output.get("output_type") == "error" for output in cell.outputs):
             self._succeeded.append(index)
         if directives(cell.source) or is_test_cell(cell):
+            judge_started = time.monotonic()
             self._judge_cell(cell, grade_id)
+            self._add_time("judge", judge_started)
         else:
             for output in cell.outputs:
                 if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":

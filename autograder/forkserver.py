@@ -35,7 +35,15 @@ from typing import Any
 
 from autograder.leftovers import owned_folder, remove_folder, remove_stale
 
-DEFAULT_PRELOAD = ("numpy", "torch", "ipykernel.kernelapp", "autograder.probe")
+DEFAULT_PRELOAD = (
+    "numpy", "torch", "ipykernel.kernelapp", "autograder.probe",
+    # What every kernel imports while it sets itself up (the shell, its history, the debugger) or while it is
+    # judged: imported once here, never run. Importing them starts no thread, so forking stays safe.
+    "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.interactiveshell",
+    "IPython.core.completer", "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
+    "IPython.core.history", "IPython.extensions.storemagic", "sqlite3", "pdb", "faulthandler", "tornado.ioloop",
+    "tornado.platform.asyncio", "psutil", "numpy.testing",
+)
 _READY = "fork server ready"
 _UNIX_PATH_MAX = 107
 
@@ -227,7 +235,8 @@ def _serve(socket_path: str, preload: list[str], parent: int) -> None:
                 reply: dict[str, Any] = {"returncode": exit_codes.get(json.loads(_read_line(connection))["pid"])}
             elif operation == "stop":
                 connection.sendall(b'{"stopped": true}\n')
-                return
+                connection.close()
+                os._exit(0)  # nothing to flush: skip tearing down torch's interpreter state (about a second)
             else:
                 reply = {"error": f"unknown operation {operation!r}"}
             connection.sendall(json.dumps(reply).encode() + b"\n")
@@ -273,30 +282,21 @@ class ForkServer:
         self._dir: str | None = None
         self.socket_path = ""
         self._process: subprocess.Popen | None = None
+        self._ready = False
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start the server and wait until it has imported everything (bounded by ``start_timeout``)."""
+    def spawn(self) -> None:
+        """Start the server process without waiting for it (it imports torch while the caller goes on)."""
         with self._lock:
-            if self._process is not None and self._process.poll() is None:
+            self._spawn()
+
+    def start(self) -> None:
+        """Start the server (unless spawned already) and wait until it has imported everything (``start_timeout``)."""
+        with self._lock:
+            if self._ready and self._process is not None and self._process.poll() is None:
                 return
-            remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)
-            if self._dir is None or not os.path.isdir(self._dir):
-                parent = tempfile.gettempdir()
-                if len(parent) + 60 > _UNIX_PATH_MAX:  # a socket path must fit sun_path; /tmp always does
-                    parent = "/tmp"
-                self._dir = str(owned_folder(parent, self.FOLDER_PREFIX))
-            self.socket_path = os.path.join(self._dir, "server.sock")
-            if os.path.lexists(self.socket_path):  # left by a server of this process that died
-                os.unlink(self.socket_path)
-            env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))
-            # Keep torch single-threaded in the server: a parallel op before fork hangs the children (OpenMP).
-            env.update(OMP_NUM_THREADS="1", HOME=self._dir)
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload),
-                 "--parent", str(os.getpid())],
-                stdout=subprocess.PIPE, stderr=open(os.path.join(self._dir, "server.log"), "ab"), text=True, env=env,
-            )
+            self._spawn()
+            assert self._process is not None and self._dir is not None
             deadline = time.monotonic() + self.start_timeout
             line = ""
             while time.monotonic() < deadline:
@@ -307,6 +307,29 @@ class ForkServer:
                 self._process.kill()
                 log = Path(self._dir, "server.log").read_text(errors="replace")[-2000:]
                 raise ForkServerError(f"the fork server did not start: {log}")
+            self._ready = True
+
+    def _spawn(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._ready = False
+        remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)
+        if self._dir is None or not os.path.isdir(self._dir):
+            parent = tempfile.gettempdir()
+            if len(parent) + 60 > _UNIX_PATH_MAX:  # a socket path must fit sun_path; /tmp always does
+                parent = "/tmp"
+            self._dir = str(owned_folder(parent, self.FOLDER_PREFIX))
+        self.socket_path = os.path.join(self._dir, "server.sock")
+        if os.path.lexists(self.socket_path):  # left by a server of this process that died
+            os.unlink(self.socket_path)
+        env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))
+        # Keep torch single-threaded in the server: a parallel op before fork hangs the children (OpenMP).
+        env.update(OMP_NUM_THREADS="1", HOME=self._dir)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload),
+             "--parent", str(os.getpid())],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(self._dir, "server.log"), "ab"), text=True, env=env,
+        )
 
     def _request(self, operation: str, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         self.start()
@@ -344,6 +367,7 @@ class ForkServer:
                         self._process.wait(timeout=5)
             finally:
                 self._process = None
+                self._ready = False
                 if self._dir is not None:
                     remove_folder(Path(self._dir))
                     self._dir = None

@@ -27,14 +27,16 @@ import time
 import uuid
 import weakref
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import zmq
+import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import KernelConnectionInfo, channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode
+from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode, default
 
 from autograder.forkserver import ForkServer, allowed_environment, shared_fork_server
 from autograder.layout import course_layout
@@ -154,6 +156,37 @@ class BoundedKernelClient(AsyncKernelClient):
         sock.connect(url)
         return sock
 
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """Return as soon as the kernel says it is ready: its kernel_info reply, then that request's idle on iopub.
+
+        jupyter_client waits instead until iopub has been silent for 0.2 s, a fixed wait in every kernel start. The
+        idle status proves that iopub is connected too; a kernel that published it before this client subscribed
+        is simply asked again.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        asked: set[str] = set()
+        reply = None
+        while True:
+            asked.add(self.kernel_info())
+            wait_until = min(deadline, time.monotonic() + 1.0)
+            try:
+                while reply is None:
+                    message = await self.shell_channel.get_msg(timeout=max(0.0, wait_until - time.monotonic()))
+                    if message.get("parent_header", {}).get("msg_id") in asked:
+                        reply = message
+                while True:
+                    message = await self.iopub_channel.get_msg(timeout=max(0.0, wait_until - time.monotonic()))
+                    if (message.get("msg_type") == "status" and message["content"].get("execution_state") == "idle"
+                            and message.get("parent_header", {}).get("msg_id") in asked):
+                        self._handle_kernel_info_reply(reply)
+                        return
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
     def stop_channels(self) -> None:
         """Close the monitors first: the context cannot terminate while a socket of it is open."""
         for watcher in self.__dict__.pop("_monitors", []):
@@ -208,6 +241,14 @@ class ContainedKernelManager(AsyncKernelManager):
     first_sandbox_uid = Integer(61000, help="Kernels run as uids from here on, one per running kernel.").tag(config=True)
     client_class = DottedObjectName("autograder.kernels.BoundedKernelClient")
     client_factory = Type(BoundedKernelClient, klass=AsyncKernelClient)
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        """jupyter_client's context, whose sockets (the control socket too) reconnect in milliseconds, not 100 ms."""
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.RECONNECT_IVL, 10)
+        return context
 
     def limits(self) -> Limits:
         """The resource limits of this manager's kernels."""
@@ -277,6 +318,28 @@ class ContainedKernelManager(AsyncKernelManager):
     # AsyncKernelManager binds its public coroutine names to the base implementations; point this one at ours.
     # Every shutdown, restart and cleanup after a dead kernel ends here.
     cleanup_resources = _async_cleanup_resources
+
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """Kill a forked kernel's whole tree at once (its cgroup) instead of asking it to exit and polling.
+
+        jupyter_client sends a shutdown request, then polls every 0.1 s until the kernel has gone (or kills it after
+        ``shutdown_wait_time``); nothing a grading kernel does at exit matters, its folder goes with it. The kernel
+        itself is not counted among the processes killed (:meth:`ProcessTree.kill`); a kernel started the ordinary
+        way (no fork server) shuts down as jupyter_client does.
+        """
+        process = getattr(self.provisioner, "process", None)
+        if not isinstance(process, ForkedProcess) or getattr(self, "tree", None) is None:
+            await super()._async_shutdown_kernel(now=now, restart=restart)
+            return
+        self.shutting_down = True
+        self.stop_restarter()
+        self.kill_process_tree()
+        if process.returncode is None:
+            process.returncode = -signal.SIGKILL  # reaped by the fork server; nobody here waits for it
+        self.provisioner.process = None  # type: ignore[union-attr]
+        await self._async_cleanup_resources(restart=restart)
+
+    shutdown_kernel = _async_shutdown_kernel
 
     def isolation_request(self, cwd: str) -> dict[str, Any]:
         """The fork-server fields that hide the filesystem and drop privileges, with a copy of ``cwd`` as workdir.

@@ -222,8 +222,8 @@ def test_changed_only_regrades_when_the_inert_rules_change(tmp_path):
     shutil.copytree(REPO_ROOT / "autograder", course / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "source", course / "source")
     layout = dataclasses.replace(LAYOUT, root=course, grader_dir=course / "autograder")
-    run = grade.GradingRun(course, "", 1, Config(), layout=layout)
-    before = run.grading_key("00_tensors")
+    before = grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key("00_tensors")
     inert = course / "autograder" / "inert.py"
     inert.write_text(inert.read_text(encoding="utf-8") + "\n# one more allowed tag\n", encoding="utf-8")
-    assert run.grading_key("00_tensors") != before
+    # The key is computed once per run: the next run (a new GradingRun) sees the change.
+    assert grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key("00_tensors") != before

@@ -18,7 +18,7 @@ ENGINE_MODULES = (
     "autograder.spreadsheet", "autograder.kernels", "autograder.forkserver", "autograder.sandbox",
     "autograder.leftovers", "autograder.execute", "autograder.preprocessors", "autograder.feedback",
     "autograder.inert", "autograder.export", "autograder.submission_exporter", "autograder.nbgrader_commands",
-    "autograder.layout",
+    "autograder.layout", "autograder.gradebook_reuse", "autograder.run_once",
 )
 COURSE_MODULES = ("autograder.course", "autograder.hidden", "autograder.mistakes", "autograder.checks",
                   "autograder.uninit", "autograder.notebook", "autograder.cohort", "autograder.release")
