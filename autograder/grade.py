@@ -162,7 +162,8 @@ class GradingRun:
     log_path: Path | None = None
     layout: CourseLayout = field(default_factory=course_layout)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _per_assignment: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    _keys: dict[str, str] = field(default_factory=dict)  # per assignment, once per run
+    _released: dict[str, dict] = field(default_factory=dict)  # per assignment, once per run
     _open_gradebook: Any = None  # one gradebook per worker while run() grades (autograder.gradebook_reuse)
 
     @property
@@ -175,15 +176,16 @@ class GradingRun:
 
     def grading_key(self, assignment: str) -> str:
         """Everything besides the submission that can change a score or the autograded notebook (see
-        :meth:`_grading_key`); computed once per run, like the release notebook's test cells."""
-        if assignment not in self._per_assignment:
-            self._per_assignment[assignment] = (self._grading_key(assignment), self._released_cells(assignment))
-        return self._per_assignment[assignment][0]
+        :meth:`_grading_key`); computed once per run."""
+        if assignment not in self._keys:
+            self._keys[assignment] = self._grading_key(assignment)
+        return self._keys[assignment]
 
     def released_cells(self, assignment: str) -> dict:
         """The graded cells of the release notebook, by grade_id (for the intake's repairs), read once per run."""
-        self.grading_key(assignment)
-        return self._per_assignment[assignment][1]
+        if assignment not in self._released:
+            self._released[assignment] = self._released_cells(assignment)
+        return self._released[assignment]
 
     def _released_cells(self, assignment: str) -> dict:
         released = read_notebook(self.layout.release_notebook(assignment, self.root))
