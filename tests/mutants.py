@@ -118,8 +118,9 @@ MUTANTS = [
         ("autograder/forkserver.py", "    _exit_with_parent(signal.SIGKILL)\n", ""),
     ), ("tests/test_resume.py", "-k", "no_fork_server_or_kernel_behind")),
     Mutant("stray_processes_not_killed", (
-        ("autograder/sandbox.py", '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n',
-         '        """SIGKILL every member until none is left (bounded); return how many processes were killed."""\n'
+        ("autograder/sandbox.py",
+         '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n',
+         '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n'
          "        return 0\n"),
     ), ("tests/test_containment.py", "-k", "no_process_survives")),
     # --- inert outputs (issue 8)
@@ -230,7 +231,7 @@ MUTANTS = [
         ("autograder/kernels.py", "            atexit.register(remove_folder, run)\n", ""),
     ), (FILES, "-k", "command and outlives")),
     Mutant("stale_server_folders_kept", (
-        ("autograder/forkserver.py", "            remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)\n",
+        ("autograder/forkserver.py", "        remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)\n",
          ""),
     ), (FILES, "-k", "killed_run")),
     Mutant("stale_kernel_folders_kept", (
