@@ -16,6 +16,9 @@ Why the comparison is sound and cannot be steered:
   bank's code only ever answers requests the check itself sends it when the test suite grades that mistake;
 - every plain call carries a seed the grader chose (``seed`` in the request: the probe starts the global random
   states from it), so a call that uses the global random state is replayed from the same state;
+- a kept object (issue 13: the check makes an object of the student's class and calls and reads it) is made again
+  for the bank under the same handle, in a registry of that replay alone, and gets the same requests in the same
+  order; a reply about it depends on the requests before it, so it is never taken from the cache of replies;
 - only observations the grader already holds are compared, and only a failing check is diagnosed: a correct answer
   never is, and what a student prints, raises or names in a cell never reaches the diagnosis or the counts.
 """
