@@ -16,6 +16,9 @@ Why the comparison is sound and cannot be steered:
   bank's code only ever answers requests the check itself sends it when the test suite grades that mistake;
 - every plain call carries a seed the grader chose (``seed`` in the request: the probe starts the global random
   states from it), so a call that uses the global random state is replayed from the same state;
+- a kept object (issue 13: the check makes an object of the student's class and calls and reads it) is made again
+  for the bank under the same handle, in a registry of that replay alone, and gets the same requests in the same
+  order; a reply about it depends on the requests before it, so it is never taken from the cache of replies;
 - only observations the grader already holds are compared, and only a failing check is diagnosed: a correct answer
   never is, and what a student prints, raises or names in a cell never reaches the diagnosis or the counts.
 """
@@ -200,21 +203,44 @@ def mistake_namespace(assignment: str, mistake: Mistake) -> dict | None:
     return _NAMESPACES[key]
 
 
+OBJECT_OPS = frozenset({"new", "get", "set", "state_dict", "drop"})
+"""Judge requests about kept objects (issue 13): their replies depend on the requests before them."""
+
+
+def touches_kept_objects(request: Any) -> bool:
+    """Whether a request makes, reads, changes or passes a kept object (its reply then depends on earlier ones)."""
+    if isinstance(request, dict):
+        if request.get("op") in OBJECT_OPS or "handle" in request or request.get("t") == "handle":
+            return True
+        return any(touches_kept_objects(value) for value in request.values())
+    if isinstance(request, list):
+        return any(touches_kept_objects(value) for value in request)
+    return False
+
+
 def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dict, dict]]) -> bool:
-    """Whether ``mistake`` answers every recorded request exactly as the student's function did."""
+    """Whether ``mistake`` answers every recorded request exactly as the student's function did.
+
+    The replay keeps the objects it is asked to make in a registry of its own, new for every replay: the bank's
+    object gets the same handle the student's did, lives through the same requests in the same order, and is gone
+    afterwards (nothing reaches the probe's registry of this process, and two mistakes never share a handle). A reply
+    about a kept object depends on every request before it, so it is never cached; only plain calls are.
+    """
     with _REPLAY_LOCK:
         namespace = mistake_namespace(assignment, mistake)
         if namespace is None:
             return False
+        objects: dict = {}
         for request, reply in observations:
             key = (assignment, mistake.name, json.dumps(request, sort_keys=True))
-            banked = _REPLIES.get(key)
+            stateful = touches_kept_objects(request)
+            banked = None if stateful else _REPLIES.get(key)
             if banked is None:
                 try:
-                    banked = json.loads(probe.handle(namespace, key[2]))
+                    banked = json.loads(probe.handle(namespace, key[2], objects))
                 except Exception:  # noqa: BLE001 - bank code that cannot answer matches nothing
                     return False
-                if len(_REPLIES) < MAX_CACHED_REPLIES:
+                if not stateful and len(_REPLIES) < MAX_CACHED_REPLIES:
                     _REPLIES[key] = banked
             if not same_reply(reply, banked):
                 return False

@@ -233,3 +233,27 @@ def test_replies_compare_floats_within_tolerance_and_ignore_addresses():
     assert same_reply({"result": a}, {"result": b}) and not same_reply({"result": a}, {"result": c})
     assert same_reply({"error": {"message": "<f at 0x7f00aa>"}}, {"error": {"message": "<f at 0x7f11bb>"}})
     assert not same_reply({"result": a}, {"result": a, "extra": 1})
+
+
+def test_kept_objects_are_replayed_in_order_in_a_registry_of_their_own():
+    """Does a check that keeps an object (LineFit: make it, step, read w, step, ...) replay on the bank's object with
+    the same handle, each reply about it computed afresh after the requests before it, in a registry that is the
+    replay's alone (the probe's own registry is left as it was)?"""
+    assignment, cell = "01_autograd", "line_fit_steps_with_fresh_gradients"
+    source = _test_cells(assignment)[cell]
+    mistake = next(m for m in mistakes_for(assignment) if m.name == "line_fit_never_zeroes_grad")
+    failure, observations = _observe(mistake_namespace(assignment, mistake), source)
+    assert failure is not None and observations[0][0]["op"] == "new"
+    gets = [index for index, (request, _) in enumerate(observations) if request.get("op") == "get"]
+    assert len(gets) >= 3 and len({json.dumps(observations[i][0], sort_keys=True) for i in gets}) == 1
+    kept_before = dict(probe._OBJECTS)
+    for _ in range(2):  # the second time, the plain calls come from the cache; replies about the object never do
+        assert diagnose(source, cell, observations).names == [mistake.name]
+    assert probe._OBJECTS == kept_before
+    # The same read of w, asked after different steps, has different replies: one out of place matches nothing.
+    first, later = gets[0], gets[-1]
+    swapped = list(observations)
+    swapped[later] = (observations[later][0], observations[first][1])
+    assert diagnose(source, cell, swapped).names == []
+    # Requests about an object the replay never made (its "new" left out) are refused there: nothing matches.
+    assert diagnose(source, cell, observations[1:]).names == []
