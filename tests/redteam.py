@@ -95,8 +95,8 @@ PATCH_WHILE_JUDGED = _JUDGED + dedent('''
         import json, sys
         for module in list(sys.modules.values()):
             if hasattr(module, "handle") and hasattr(module, "FillUninitialized"):
-                def forged(namespace, request, _original=module.handle):
-                    reply = json.loads(_original(namespace, request))
+                def forged(namespace, request, *rest, _original=module.handle):
+                    reply = json.loads(_original(namespace, request, *rest))
                     for item in [reply, *reply.get("replies", [])]:
                         if isinstance(item, dict) and item.get("rounds"):
                             item["rounds"] = [item["rounds"][0]] * len(item["rounds"])
@@ -267,8 +267,8 @@ def attacks(targets: Targets) -> list[Attack]:
             _forged = 0
             for _module in list(_sys.modules.values()):
                 if hasattr(_module, "handle") and hasattr(_module, "FillUninitialized"):
-                    def _handle(namespace, request, _original=_module.handle):
-                        reply = _json.loads(_original(namespace, request))
+                    def _handle(namespace, request, *rest, _original=_module.handle):
+                        reply = _json.loads(_original(namespace, request, *rest))
                         if reply.get("rounds"):
                             reply["rounds"] = [reply["rounds"][0]] * len(reply["rounds"])
                         return _json.dumps(reply)
