@@ -38,7 +38,7 @@ import nbformat
 
 from autograder import probe
 from autograder.course import published_assignments, source_notebook, topic
-from autograder.judge import directives, strip_hidden_tests
+from autograder.judge import batch_sender, directives, strip_hidden_tests
 from autograder.mistakes import Mistake, mistakes_for
 
 RELATIVE_TOLERANCE = 1e-5
@@ -71,11 +71,26 @@ class Recorder:
         The seed depends only on the call's place in the cell, so every student who reaches that call sends the
         same request, and a bank's reply to it is computed once per grading process (see :func:`behaves_like`).
         """
-        if "function" in request and not request.get("rounds") and "seed" not in request:
-            request = {**request, "seed": SEED_STEP * (len(self.observations) + 1)}
+        request = _seeded(request, len(self.observations) + 1)
         reply = self.channel(request)
         self.observations.append((request, reply))
         return reply
+
+    def send_batch(self, requests: list[dict]) -> list[dict]:
+        """Send ``requests`` as one batch through the channel's own batch sender (one round trip, exactly as without
+        the recorder), seeding and recording each call as :meth:`send` does, in order."""
+        first = len(self.observations) + 1
+        seeded = [_seeded(request, first + index) for index, request in enumerate(requests)]
+        replies = batch_sender(self.channel)(seeded)
+        self.observations.extend(zip(seeded, replies))
+        return replies
+
+
+def _seeded(request: dict, position: int) -> dict:
+    """``request`` with the seed of the ``position``-th call of the cell, when it is a plain call without one."""
+    if "function" in request and not request.get("rounds") and "seed" not in request:
+        return {**request, "seed": SEED_STEP * position}
+    return request
 
 
 @dataclass

@@ -183,7 +183,7 @@ class StudentFunction:
         """
         if not requests:
             return []
-        replies = _batch_sender(self._send)([request.body for request in requests])
+        replies = batch_sender(self._send)([request.body for request in requests])
         if not isinstance(replies, list) or len(replies) != len(requests):
             raise JudgeChannelError("the batch came back with another number of replies")
         return [self._read_reply(reply, request.kind) for reply, request in zip(replies, requests)]
@@ -225,7 +225,7 @@ class StudentFunction:
         body = {"op": "new", "function": self.__name__, "as": handle_id,
                 "args": [_encode_argument(a, channel) for a in args],
                 "kwargs": {k: _encode_argument(v, channel) for k, v in kwargs.items()}}
-        reply = _batch_sender(self._send)([body])[0]
+        reply = batch_sender(self._send)([body])[0]
         call = self._read_reply(reply, "call")
         call.raise_if_error(f"{self.__name__}(...) 객체 만들기")
         kept = reply.get("kept") or {}
@@ -345,7 +345,7 @@ def _channel(send: Callable) -> Any:
     return getattr(send, "__self__", send)
 
 
-def _batch_sender(send: Callable[[dict], dict]) -> Callable[[list[dict]], list[dict]]:
+def batch_sender(send: Callable[[dict], dict]) -> Callable[[list[dict]], list[dict]]:
     """The channel's batch sender (one request for many calls), or one request per call where it has none."""
     batch = getattr(_channel(send), "send_batch", None)
     return batch if callable(batch) else (lambda requests: [send(request) for request in requests])
@@ -523,7 +523,7 @@ class StudentObject:
         return f"<kept {self.class_name}>"
 
     def _send_one(self, body: dict, kind: str = "call") -> Any:
-        reply = _batch_sender(self.owner._send)([{**body, "handle": self.handle_id}])[0]
+        reply = batch_sender(self.owner._send)([{**body, "handle": self.handle_id}])[0]
         return self.owner._read_reply(reply, kind)
 
     def method_request(self, method: str, *args: Any, **kwargs: Any) -> Request:
@@ -546,7 +546,7 @@ class StudentObject:
 
     def get(self, *paths: str) -> dict[str, State]:
         """Stored state at dotted ``paths`` (``"w"``, ``"w.grad"``, ``"fc.weight"``), read without running its code."""
-        reply = _batch_sender(self.owner._send)([{"op": "get", "handle": self.handle_id, "paths": list(paths)}])[0]
+        reply = batch_sender(self.owner._send)([{"op": "get", "handle": self.handle_id, "paths": list(paths)}])[0]
         return self.states(reply)
 
     def states(self, reply: Any) -> dict[str, State]:
@@ -590,10 +590,10 @@ class StudentObject:
 
     def drop(self) -> None:
         """Let the kernel forget the object."""
-        _batch_sender(self.owner._send)([{"op": "drop", "handle": self.handle_id}])
+        batch_sender(self.owner._send)([{"op": "drop", "handle": self.handle_id}])
 
     def _checked(self, body: dict) -> dict:
-        reply = _batch_sender(self.owner._send)([body])[0]
+        reply = batch_sender(self.owner._send)([body])[0]
         flags = _flags_in(reply)
         for flag in flags:
             self.owner.flags.append(f"{self.owner.__name__}: {flag}")

@@ -9,11 +9,12 @@ import json
 import re
 
 import pytest
+import torch
 
 from autograder import probe
 from autograder.course import published_assignments, source_notebook
 from autograder.diagnosis import Recorder, diagnose, explain, mistake_namespace, same_reply
-from autograder.judge import LocalStudent, directives, verdict
+from autograder.judge import LocalStudent, StudentFunction, directives, verdict
 from autograder.korean_text import problems
 from autograder.mistakes import Alternative, mistakes_for
 from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, with_solutions
@@ -257,3 +258,25 @@ def test_kept_objects_are_replayed_in_order_in_a_registry_of_their_own():
     assert diagnose(source, cell, swapped).names == []
     # Requests about an object the replay never made (its "new" left out) are refused there: nothing matches.
     assert diagnose(source, cell, observations[1:]).names == []
+
+
+def test_recording_keeps_a_checks_batch_one_round_trip():
+    """Does a check's batch still travel as one request (one round trip) when diagnosis records it, seeded per call?"""
+    student = LocalStudent({"double": lambda x: x * 2})
+    round_trips: list[int] = []
+
+    class Channel:  # the kernel's channel: counts round trips
+        def send(self, request: dict) -> dict:
+            round_trips.append(1)
+            return student.send(request)
+
+        def send_batch(self, requests: list[dict]) -> list[dict]:
+            round_trips.append(len(requests))
+            return student.send_batch(requests)
+
+    recorder = Recorder(Channel().send)
+    double = StudentFunction("double", recorder.send)
+    calls = double.batch([double.call_request(torch.ones(2)), double.call_request(torch.ones(3))])
+    assert round_trips == [2]
+    assert [call.result.tolist() for call in calls] == [[2.0, 2.0], [2.0, 2.0, 2.0]]
+    assert [request["seed"] for request, _ in recorder.observations] == [104_729, 2 * 104_729]
