@@ -21,7 +21,7 @@ demo: setup  ## build a synthetic cohort, autograde it into the sqlite gradebook
 test: setup  ## the whole suite of the course (installs PostgreSQL for the gradebook tests where it can)
 	AUTOGRADER_REQUIRE_POSTGRES=$$(sh tests/ensure_postgres.sh) $(PY) -m pytest -n 2 --dist loadgroup
 
-mutants: setup  ## switch off each defence in a scratch copy; the tests claiming it must fail (about 18 minutes)
+mutants: setup  ## switch off each defence in a scratch copy; the tests claiming it must fail (about 45 minutes)
 	$(PY) tests/mutants.py
 
 release: setup  ## regenerate release/ from source/
