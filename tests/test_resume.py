@@ -190,8 +190,16 @@ def _kill(processes: list[psutil.Process]) -> None:
 
 
 def _alive(processes: list[psutil.Process], grace_s: float = 0.0) -> list[psutil.Process]:
-    """Those of ``processes`` still running (not zombies) after at most ``grace_s`` seconds."""
+    """Those of ``processes`` still running (not zombies) after at most ``grace_s`` seconds.
+
+    A process whose command line already reads empty has released its memory and is exiting (a big kernel's exit
+    can take a while on a loaded machine): it gets ``grace_s`` more before it counts as running.
+    """
     _, alive = psutil.wait_procs(processes, timeout=grace_s) if grace_s else ([], processes)
+    exiting = [process for process in alive if not _cmdline(process)]
+    if grace_s and exiting:
+        _, still = psutil.wait_procs(exiting, timeout=grace_s)
+        alive = [process for process in alive if process not in exiting or process in still]
     running = []
     for process in alive:
         try:
