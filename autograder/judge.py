@@ -553,14 +553,7 @@ class StudentObject:
         """Read a reply to :meth:`get_request`."""
         if not isinstance(reply, dict):
             raise JudgeChannelError("a reply that is not an object")
-        flags = _flags_in(reply)
-        for flag in flags:
-            self.owner.flags.append(f"{self.owner.__name__}: {flag}")
-        if reply.get("refused"):
-            self.owner.flags.append(f"{self.owner.__name__}: request refused by the kernel ({reply['refused']})")
-            raise AssertionError(REFUSED.format(reason=str(reply["refused"])[:100]))
-        if flags:
-            raise AssertionError(flagged_message(flags[0]))
+        self._fail_if_flagged_or_refused(reply)
         found = {}
         for path, entry in (reply.get("state") or {}).items():
             if entry.get("missing"):
@@ -592,16 +585,21 @@ class StudentObject:
         """Let the kernel forget the object."""
         batch_sender(self.owner._send)([{"op": "drop", "handle": self.handle_id}])
 
-    def _checked(self, body: dict) -> dict:
-        reply = batch_sender(self.owner._send)([body])[0]
+    def _fail_if_flagged_or_refused(self, reply: dict) -> None:
+        """Record the reply's flags and a refusal on the function's flags; either fails the check."""
         flags = _flags_in(reply)
         for flag in flags:
             self.owner.flags.append(f"{self.owner.__name__}: {flag}")
         if reply.get("refused"):
-            self.owner.flags.append(f"{self.owner.__name__}: request refused by the kernel ({reply['refused']})")
-            raise AssertionError(REFUSED.format(reason=str(reply["refused"])[:100]))
+            reason = str(reply["refused"])[:100]
+            self.owner.flags.append(f"{self.owner.__name__}: request refused by the kernel ({reason})")
+            raise AssertionError(REFUSED.format(reason=reason))
         if flags:
             raise AssertionError(flagged_message(flags[0]))
+
+    def _checked(self, body: dict) -> dict:
+        reply = batch_sender(self.owner._send)([body])[0]
+        self._fail_if_flagged_or_refused(reply)
         if reply.get("error"):
             Call(error=reply["error"]).raise_if_error(f"{self.class_name} 객체")
         return reply
