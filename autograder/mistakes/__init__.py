@@ -16,8 +16,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from textwrap import dedent
 
 from autograder.course import topic
+
+
+def cell(source: str) -> str:
+    """A cell's source as a bank writes it: an indented triple-quoted block, dedented, without outer blank lines."""
+    return dedent(source).strip("\n")
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from textwrap import dedent, indent
+from textwrap import indent
 
-from autograder.mistakes import Alternative, Mistake
-
-
-def _cell(source: str) -> str:
-    return dedent(source).strip("\n")
-
+from autograder.mistakes import Alternative, Mistake, cell
 
 MSE = "mse_grad_solution"
 LINE_FIT = "line_fit_solution"
@@ -30,9 +25,9 @@ def _function(name: str, forward: str, backward: str) -> str:
     """A torch.autograd.Function cell as a student writes it: the exercise's class with these two bodies."""
     return (f"class {name}(torch.autograd.Function):\n"
             "    @staticmethod\n"
-            f"{indent(_cell(forward), '    ')}\n\n"
+            f"{indent(cell(forward), '    ')}\n\n"
             "    @staticmethod\n"
-            f"{indent(_cell(backward), '    ')}\n")
+            f"{indent(cell(backward), '    ')}\n")
 
 
 STABLE_SOFTPLUS_FORWARD = """
@@ -77,13 +72,13 @@ def _line_fit(step: str, init: str = "self.w = torch.zeros(num_features, require
             "    def __init__(self, num_features):\n"
             f"        {init}\n\n"
             "    def step(self, X, y, lr):\n"
-            f"{indent(_cell(step), '        ')}\n")
+            f"{indent(cell(step), '        ')}\n")
 
 
 MISTAKES = [
     # --- mse_grad ----------------------------------------------------------------------------------------------
     Mistake("mse_grad_uses_autograd", "lets autograd differentiate instead of the hand-derived formula (the text forbids it)",
-            {MSE: _cell("""
+            {MSE: cell("""
                 def mse_grad(X, y, w):
                     w = w.detach().requires_grad_()
                     loss = ((X @ w - y) ** 2).mean()
@@ -94,21 +89,21 @@ MISTAKES = [
             hint=("이 연습 문제는 기울기(gradient)를 자동 미분(autograd)에 맡기지 않고 손으로 유도한 식으로 계산하는 연습이에요. "
                   "평균제곱오차를 가중치 w에 대해 미분한 식을 직접 세워서 텐서 연산으로 옮겨 보세요.")),
     Mistake("mse_grad_no_factor_two", "forgets the 2 from differentiating the square",
-            {MSE: _cell("""
+            {MSE: cell("""
                 def mse_grad(X, y, w):
                     return X.T @ (X @ w - y) / X.shape[0]
             """)}, MSE_TEST,
             label="제곱을 미분할 때 나오는 2 빠뜨리기",
             hint="제곱을 미분하면 지수가 앞으로 내려와 곱해지는데, 이 답의 기울기는 정답의 절반이에요. 잔차의 제곱을 가중치 w에 대해 미분하는 과정을 한 단계씩 다시 따라가 보세요."),
     Mistake("mse_grad_sum_not_mean", "differentiates the sum of squares, not the mean (no 1/N)",
-            {MSE: _cell("""
+            {MSE: cell("""
                 def mse_grad(X, y, w):
                     return 2 * X.T @ (X @ w - y)
             """)}, MSE_TEST,
             label="평균 대신 합을 미분하기",
             hint="손실은 제곱오차의 합이 아니라 평균이라서 기울기에도 표본 수 N으로 나누는 부분이 있어야 해요. 평균을 낼 때 나누는 표본 수 N이 미분한 식에도 남아 있는지 확인해 보세요."),
     Mistake("mse_grad_divides_by_features", "divides by D, the number of features, instead of N",
-            {MSE: _cell("""
+            {MSE: cell("""
                 def mse_grad(X, y, w):
                     return 2 * X.T @ (X @ w - y) / X.shape[1]
             """)}, MSE_TEST,
@@ -116,7 +111,7 @@ MISTAKES = [
             hint="평균은 표본(행) 수에 대해 내는데, 이 답은 특성(열) 수로 나눠요. X의 어느 차원이 표본 수인지 다시 확인해 보세요."),
     Mistake("mse_grad_squeezes_everything", "works on a column vector and squeezes it: D = 1 gives a 0-d tensor "
             "(passes the visible test)",
-            {MSE: _cell("""
+            {MSE: cell("""
                 def mse_grad(X, y, w):
                     residual = (X @ w - y).unsqueeze(1)
                     return (2 / len(y) * X.T @ residual).squeeze()
@@ -384,7 +379,7 @@ MISTAKES = [
             hint="텐서 전체의 최댓값을 빼면 그보다 훨씬 작은 값만 있는 행은 지수 값이 모두 영(0)으로 사라져 로그가 -inf가 돼요. 최댓값을 행마다 따로 구하는지 확인해 보세요."),
     # --- hvp ---------------------------------------------------------------------------------------------------
     Mistake("hvp_without_create_graph", "the first gradient is not recorded, so it cannot be differentiated again",
-            {HVP: _cell("""
+            {HVP: cell("""
                 def hvp(f, x, v):
                     x = x.detach().requires_grad_()
                     (grad,) = torch.autograd.grad(f(x), x)
@@ -395,7 +390,7 @@ MISTAKES = [
             hint=("첫 번째 기울기를 구할 때 연산 그래프를 남기지 않으면 그 기울기를 다시 미분할 수 없어요. "
                   "첫 번째 torch.autograd.grad 호출이 그래프를 만들도록 했는지 확인해 보세요.")),
     Mistake("hvp_returns_gradient", "returns the gradient of f, not H v",
-            {HVP: _cell("""
+            {HVP: cell("""
                 def hvp(f, x, v):
                     x = x.detach().requires_grad_()
                     (grad,) = torch.autograd.grad(f(x), x)
@@ -404,7 +399,7 @@ MISTAKES = [
             label="H v 대신 기울기 돌려주기",
             hint="f의 기울기는 헤시안(Hessian)과 v의 곱이 아니에요. 기울기를 구한 다음 v와 곱해서 한 번 더 미분했는지 확인해 보세요."),
     Mistake("hvp_ignores_v", "differentiates the sum of the gradient: H times a vector of ones",
-            {HVP: _cell("""
+            {HVP: cell("""
                 def hvp(f, x, v):
                     x = x.detach().requires_grad_()
                     (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
@@ -414,7 +409,7 @@ MISTAKES = [
             label="v 없이 기울기의 합을 미분하기",
             hint="기울기의 합을 미분하면 모든 값이 일(1)인 벡터와 헤시안(Hessian)의 곱이 나와요. 두 번째로 미분하기 전에 기울기에 v를 곱해서 더했는지 확인해 보세요."),
     Mistake("hvp_dot_product", "torch.dot needs 1-D tensors: a 2-D x fails (passes the visible test)",
-            {HVP: _cell("""
+            {HVP: cell("""
                 def hvp(f, x, v):
                     x = x.detach().requires_grad_()
                     (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
@@ -424,7 +419,7 @@ MISTAKES = [
             label="1차원에서만 되는 torch.dot 함수 쓰기",
             hint="torch.dot 함수는 1차원 텐서끼리만 받아서, x가 2차원이면 오류가 나요. 모양(shape)에 상관없이 기울기와 v를 원소별로 곱해 더할 수 있는지 확인해 보세요."),
     Mistake("hvp_marks_callers_input", "calls requires_grad_() on the caller's x (passes the visible test)",
-            {HVP: _cell("""
+            {HVP: cell("""
                 def hvp(f, x, v):
                     x.requires_grad_()
                     (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
@@ -437,12 +432,12 @@ MISTAKES = [
 ]
 
 ALTERNATIVES = [
-    Alternative("mse_grad_einsum", {MSE: _cell("""
+    Alternative("mse_grad_einsum", {MSE: cell("""
         def mse_grad(X, y, w):
             residual = torch.einsum("nd,d->n", X, w) - y
             return torch.einsum("nd,n->d", X, residual) * (2 / len(y))
     """)}),
-    Alternative("mse_grad_mean_of_rows", {MSE: _cell("""
+    Alternative("mse_grad_mean_of_rows", {MSE: cell("""
         def mse_grad(X, y, w):
             return (2 * (X @ w - y).unsqueeze(1) * X).mean(dim=0)
     """)}),
@@ -525,15 +520,15 @@ ALTERNATIVES = [
             (probabilities,) = ctx.saved_tensors
             return probabilities * grad_output.reshape(-1, 1)
     """)}),
-    Alternative("hvp_functional", {HVP: _cell("""
+    Alternative("hvp_functional", {HVP: cell("""
         def hvp(f, x, v):
             return torch.autograd.functional.hvp(f, x, v)[1]
     """)}),
-    Alternative("hvp_forward_over_reverse", {HVP: _cell("""
+    Alternative("hvp_forward_over_reverse", {HVP: cell("""
         def hvp(f, x, v):
             return torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]
     """)}),
-    Alternative("hvp_vdot_on_flat", {HVP: _cell("""
+    Alternative("hvp_vdot_on_flat", {HVP: cell("""
         def hvp(f, x, v):
             leaf = x.clone().requires_grad_(True)
             grad = torch.autograd.grad(f(leaf), leaf, create_graph=True)[0]
