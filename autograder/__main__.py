@@ -10,14 +10,14 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "grade": ("autograder.grade", "grade a cohort's submissions into the gradebook (parallel, contained)"),
-    "report": ("autograder.reports", "scores.csv, pass rates with common failures, and a chart, from a gradebook"),
-    "release": ("autograder.release", "generate release/ from source/ (--check: say whether it is current)"),
-    "demo": ("autograder.demo", "build a synthetic cohort, grade it into a sqlite gradebook, print the scores"),
-    "bench": ("autograder.bench", "stock nbgrader autograde vs the grade command on the same cohort"),
-    "time-notebook": ("autograder.timing", "how long Run All of each reference notebook takes in a real kernel"),
-    "mistakes-report": ("autograder.mistake_report", "which banked mistakes each test cell's visible part catches"),
-    "browser-check": ("autograder.browser_check", "release notebooks in JupyterLab in headless Chromium"),
+    "grade": ("autograder.engine.grade", "grade a cohort's submissions into the gradebook (parallel, contained)"),
+    "report": ("autograder.engine.reports", "scores.csv, pass rates with common failures, and a chart, from a gradebook"),
+    "release": ("autograder.tools.release", "generate release/ from source/ (--check: say whether it is current)"),
+    "demo": ("autograder.tools.demo", "build a synthetic cohort, grade it into a sqlite gradebook, print the scores"),
+    "bench": ("autograder.tools.bench", "stock nbgrader autograde vs the grade command on the same cohort"),
+    "time-notebook": ("autograder.tools.timing", "how long Run All of each reference notebook takes in a real kernel"),
+    "mistakes-report": ("autograder.tools.mistake_report", "which banked mistakes each test cell's visible part catches"),
+    "browser-check": ("autograder.tools.browser_check", "release notebooks in JupyterLab in headless Chromium"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.layout import CourseLayout
+from autograder.engine.layout import CourseLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COURSE_ID = "pytorch-core-msai"
@@ -31,7 +31,7 @@ LAYOUT = CourseLayout(
     grader_dir=REPO_ROOT / "autograder",
     diagnosis_module="autograder.diagnosis",
 )
-"""What the grading engine knows of this course (autograder/layout.py)."""
+"""What the grading engine knows of this course (autograder/engine/layout.py)."""
 
 
 def published_assignments(root: Path = REPO_ROOT) -> list[str]:

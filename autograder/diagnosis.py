@@ -3,7 +3,7 @@
 Every autograder says *that* a test failed (nbgrader, Otter-Grader, Gradescope, PrairieLearn show the failing
 message). This course also owns a mistake bank (:mod:`autograder.mistakes`): the wrong answers students really give,
 aimed at the test cells that must catch them. A hidden check observes the student's function only through judge
-requests and their plain-data replies (:mod:`autograder.judge`, :mod:`autograder.probe`). :class:`Recorder` keeps
+requests and their plain-data replies (:mod:`autograder.engine.judge`, :mod:`autograder.engine.probe`). :class:`Recorder` keeps
 those observations; when the check fails, :func:`diagnose` replays the very same requests on every banked mistake
 aimed at the cell, in the grader process (bank code is instructor code), and compares the replies. A mistake whose
 replies all equal the student's is the student's misconception: the failure message gains its Korean hint
@@ -36,9 +36,9 @@ from typing import Any, Callable
 
 import nbformat
 
-from autograder import probe
 from autograder.course import published_assignments, source_notebook, topic
-from autograder.judge import batch_sender, directives, strip_hidden_tests
+from autograder.engine import probe
+from autograder.engine.judge import batch_sender, directives, strip_hidden_tests
 from autograder.mistakes import Mistake, mistakes_for
 
 RELATIVE_TOLERANCE = 1e-5

@@ -26,21 +26,21 @@ from functools import cache
 from pathlib import Path
 from textwrap import dedent
 
-import pytest
-
 import mutants
+import pytest
 import redteam
-from autograder.bench import stock_course
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
+
 from autograder.course import REPO_ROOT, release_notebook, source_notebook
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.execute import INCIDENTS_SUFFIX
-from autograder.grades import cell_scores
-from autograder.incidents import FLAG_KINDS
-from autograder.mistake_report import visible_catches
+from autograder.engine.gradebook import cell_scores
+from autograder.engine.incidents import FLAG_KINDS
+from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, read_notebook, release_stubs, with_solutions
-from autograder.release import generate, nbgrader_env
+from autograder.tools.bench import stock_course
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.in_process import grade_in_process, read_notebook, release_stubs, with_solutions
+from autograder.tools.mistake_report import visible_catches
+from autograder.tools.release import generate, nbgrader_env
 
 XDIST_GROUP = "autograd_real"
 ASSIGNMENT = "01_autograd"
@@ -483,7 +483,7 @@ def _grade(mode: str, workdir: Path, students: list[SyntheticStudent], *, root: 
         if mode == "command":
             results_file = workdir / "results.json"
             completed = subprocess.run(
-                [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(root), "--no-progress",
+                [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(root), "--no-progress",
                  "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
                  "--db", db_url(workdir), "--json", str(results_file),
                  *[arg for limit in LIMITS for arg in ("--set", limit)]],

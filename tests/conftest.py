@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.course import published_assignments, release_notebook, source_notebook
-from autograder.notebook import read_notebook
+from autograder.tools.in_process import read_notebook
 
 
 @pytest.fixture(scope="session")

@@ -40,19 +40,19 @@ COMMAND_ATTACKS = (RED_TEAM, "-k", "command and buys_nothing")
 
 MUTANTS = [
     Mutant("tampering_does_not_zero_the_rest", (
-        ("autograder/execute.py", "        if self._tampered:\n            # Nothing more can be earned",
+        ("autograder/engine/nbgrader/execute.py", "        if self._tampered:\n            # Nothing more can be earned",
          "        if False:\n            # Nothing more can be earned"),
-        ("autograder/execute.py",
+        ("autograder/engine/nbgrader/execute.py",
          '            cell.outputs.append(error_output("GradingIntegrityError", TAMPERED.format(names=", ".join(changed[:5]))))\n'
          "            return\n",
          "            pass\n"),
     ), (RED_TEAM, "-k", "command and tampering_zeroes")),
     Mutant("no_file_hiding_and_no_uid_drop", (
-        ("autograder/kernels.py", "        return self.isolate_filesystem and os.geteuid() == 0",
+        ("autograder/engine/kernels/manager.py", "        return self.isolate_filesystem and os.geteuid() == 0",
          "        return False"),
     ), (RED_TEAM, "-k", "command and buys_nothing and (read_ or write_ or import_ or kill_)")),
     Mutant("gradebook_lock_is_a_no_op", (
-        ("autograder/preprocessors.py", "GRADEBOOK_LOCK = threading.Lock()",
+        ("autograder/engine/nbgrader/preprocessors.py", "GRADEBOOK_LOCK = threading.Lock()",
          "import contextlib\nGRADEBOOK_LOCK = contextlib.nullcontext()"),
     ), ("tests/test_gradebook_lock.py",)),
     Mutant("course_feedback_settings_deleted", (
@@ -64,97 +64,97 @@ MUTANTS = [
          "                def seeded_rand(shape, seed):\n                    torch.manual_seed(seed))\n"),
     ), ("tests/test_mistake_bank.py",)),
     Mutant("resize_growth_not_filled", (
-        ("autograder/probe.py",
+        ("autograder/engine/probe.py",
          "                _fill_storage(out.untyped_storage(), start, stop, out.dtype, self.round_index)",
          "                pass"),
     ), ("tests/test_uninit.py",)),
     Mutant("raising_in_some_rounds_ignored", (
-        ("autograder/uninit.py", "    if failing and len(failing) < len(rounds):", "    if False:"),
+        ("autograder/checks/uninit.py", "    if failing and len(failing) < len(rounds):", "    if False:"),
     ), ("tests/test_uninit.py",)),
     *[Mutant(f"{op}_not_intercepted", (
-        ("autograder/probe.py", f'"{op}", ', ""),
+        ("autograder/engine/probe.py", f'"{op}", ', ""),
     ), ("tests/test_uninit.py",)) for op in ("empty_like", "new_empty", "empty_strided")],
     Mutant("no_network_namespace", (
-        ("autograder/forkserver.py", "    if limits.isolate_network:\n        reason = isolate_network()",
+        ("autograder/engine/kernels/forkserver.py", "    if limits.isolate_network:\n        reason = isolate_network()",
          "    if False:\n        reason = isolate_network()"),
     ), (RED_TEAM, "-k", "command and buys_nothing and network")),
     Mutant("no_memory_cap", (
-        ("autograder/sandbox.py", "    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))", "    pass"),
-        ("autograder/sandbox.py", '            "memory": {"memory.limit_in_bytes": str(self.limits.memory_mb * 1024 * 1024)},\n',
+        ("autograder/engine/kernels/sandbox.py", "    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))", "    pass"),
+        ("autograder/engine/kernels/sandbox.py", '            "memory": {"memory.limit_in_bytes": str(self.limits.memory_mb * 1024 * 1024)},\n',
          ""),
     ), ("tests/test_containment.py", "-k", "memory_cap")),
     Mutant("fingerprint_never_compared", (
-        ("autograder/execute.py",
+        ("autograder/engine/nbgrader/execute.py",
          '        return [name for name, value in self._baseline.items() if name != "audit" and current.get(name) != value]',
          "        return []"),
     ), COMMAND_ATTACKS),
     Mutant("impostor_results_accepted", (
-        ("autograder/probe.py", "    if _impostor(value):", "    if False:"),
-        ("autograder/judge.py", '    if isinstance(data, dict) and data.get("t") == "tensor" and data["class"] != "torch.Tensor":',
+        ("autograder/engine/probe.py", "    if _impostor(value):", "    if False:"),
+        ("autograder/engine/judge.py", '    if isinstance(data, dict) and data.get("t") == "tensor" and data["class"] != "torch.Tensor":',
          "    if False:"),
     ), COMMAND_ATTACKS),
     Mutant("no_audit_hook", (
-        ("autograder/sandbox.py", "    sys.addaudithook(hook)", "    pass"),
+        ("autograder/engine/kernels/sandbox.py", "    sys.addaudithook(hook)", "    pass"),
     ), COMMAND_ATTACKS),
     Mutant("fingerprint_not_checked_after_judged_calls", (
-        ("autograder/execute.py",
+        ("autograder/engine/nbgrader/execute.py",
          "        changed = self._changed_since_baseline(self._judged_cell, current)\n        if changed:\n"
          "            raise IntegrityViolation(changed)\n", ""),
     ), (RED_TEAM, "-k", "command and buys_nothing and patch_probe_while_judged")),
     Mutant("oversized_messages_accepted", (
-        ("autograder/kernels.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
+        ("autograder/engine/kernels/manager.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
     ), (RED_TEAM, "-k", "memory_stays_flat")),
     Mutant("flags_not_kept_in_the_gradebook", (
-        ("nbgrader_config.py", '    "autograder.preprocessors.RecordFlags",\n', ""),
+        ("nbgrader_config.py", '    "autograder.engine.nbgrader.preprocessors.RecordFlags",\n', ""),
     ), ("tests/test_grading_day.py", "-k", "flag_is_kept or listed_again or plain_nbgrader_flags")),
     Mutant("grading_records_copied_into_feedback", (
         ("nbgrader_config.py", '                            "*.grading.json", ".autograder-fingerprint"]', "]"),
     ), ("tests/test_grading_day.py", "-k", "feedback_holds_no_internal_file")),
     Mutant("process_cap_not_reported", (
-        ("autograder/kernels.py", "        cap_hits = tree.process_cap_hits()  # read before the cgroup goes away",
+        ("autograder/engine/kernels/manager.py", "        cap_hits = tree.process_cap_hits()  # read before the cgroup goes away",
          "        cap_hits = 0"),
     ), ("tests/test_grading_day.py", "-k", "honest_noise and process_cap")),
     Mutant("kernels_outlive_the_grader", (
-        ("autograder/forkserver.py", "    _exit_with_parent(signal.SIGKILL)\n", ""),
+        ("autograder/engine/kernels/forkserver.py", "    _exit_with_parent(signal.SIGKILL)\n", ""),
     ), ("tests/test_resume.py", "-k", "no_fork_server_or_kernel_behind")),
     Mutant("stray_processes_not_killed", (
-        ("autograder/sandbox.py",
+        ("autograder/engine/kernels/sandbox.py",
          '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n',
          '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n'
          "        return 0\n"),
     ), ("tests/test_containment.py", "-k", "no_process_survives")),
     # --- inert outputs (issue 8)
     Mutant("autograde_does_not_make_notebooks_inert", (
-        ("nbgrader_config.py", '    "autograder.inert.InertNotebook",\n', ""),
+        ("nbgrader_config.py", '    "autograder.engine.nbgrader.inert.InertNotebook",\n', ""),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page")),
     Mutant("feedback_does_not_make_pages_inert", (
-        ("autograder/feedback.py", "    return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]",
+        ("autograder/engine/nbgrader/feedback.py", "    return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]",
          "    return [*defaults[:position], HideHiddenTests, *defaults[position:]]"),
     ), (OUTPUTS, "-k", "course_feedback_is_inert_even")),
     Mutant("html_outputs_not_sanitized", (
-        ("autograder/inert.py", "                data[mimetype] = sanitize_html(text)", "                pass"),
+        ("autograder/engine/nbgrader/inert.py", "                data[mimetype] = sanitize_html(text)", "                pass"),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and (html_script or img_onerror or javascript_link)")),
     Mutant("javascript_and_svg_outputs_kept", (
-        ("autograder/inert.py", "                del data[mimetype]\n                removed.append(mimetype)",
+        ("autograder/engine/nbgrader/inert.py", "                del data[mimetype]\n                removed.append(mimetype)",
          "                continue"),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and (javascript_output or svg_script)")),
     Mutant("markdown_cells_not_checked", (
-        ("autograder/inert.py",
+        ("autograder/engine/nbgrader/inert.py",
          'if cell.cell_type == "markdown" and not self.markdown_is_inert(cell.source, cell.get("attachments", {})):',
          "if False:"),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and markdown_cell")),
     Mutant("style_blocks_kept", (
-        ("autograder/inert.py", "css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks],", "css_sanitizer=_ALIGNMENT,"),
+        ("autograder/engine/nbgrader/inert.py", "css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks],", "css_sanitizer=_ALIGNMENT,"),
     ), (OUTPUTS, "-k", "command and table_output")),
     Mutant("csv_text_not_neutralised", (
-        ("autograder/spreadsheet.py", """    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text""",
+        ("autograder/engine/spreadsheet.py", """    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text""",
          "    return text"),
     ), (OUTPUTS, "-k", "command and csv")),
     Mutant("export_plugin_not_configured", (
-        ("nbgrader_config.py", 'c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"', ""),
+        ("nbgrader_config.py", 'c.ExportApp.plugin_class = "autograder.engine.nbgrader.export.SafeCsvExport"', ""),
     ), (OUTPUTS, "-k", "command and nbgrader_export")),
     Mutant("terminal_text_not_escaped", (
-        ("autograder/terminal.py",
+        ("autograder/engine/terminal.py",
          "    return \"\".join(_escape(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in str(text))",
          "    return str(text)"),
     ), (OUTPUTS, "-k", "command and (raw_control or escape)")),
@@ -162,80 +162,80 @@ MUTANTS = [
         ("nbgrader_config.py", '    "handlers": {"console": {"filters": ["printable"]}},\n', ""),
     ), (OUTPUTS, "-k", "plain_nbgrader and prints_no_raw_control")),
     Mutant("fixed_lines_printed_raw", (
-        ("autograder/grade.py", '            lines.append(f"  FIXED  {who}: {printable(repair)}")',
+        ("autograder/engine/grade.py", '            lines.append(f"  FIXED  {who}: {printable(repair)}")',
          '            lines.append(f"  FIXED  {who}: {repair}")'),
     ), (OUTPUTS, "-k", "command and file_name_with_escape_codes")),
     # --- files and clean room (issue 8)
     Mutant("links_are_followed", (
-        ("autograder/submission_files.py", "_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC",
+        ("autograder/engine/submission_files.py", "_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC",
          "_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC"),
-        ("autograder/submission_files.py", "            mode = os.stat(name, dir_fd=source_dir, follow_symlinks=False).st_mode",
+        ("autograder/engine/submission_files.py", "            mode = os.stat(name, dir_fd=source_dir, follow_symlinks=False).st_mode",
          "            mode = os.stat(name, dir_fd=source_dir, follow_symlinks=True).st_mode"),
-        ("autograder/submission_files.py", "    mode = os.lstat(path).st_mode\n", "    mode = os.stat(path).st_mode\n"),
+        ("autograder/engine/submission_files.py", "    mode = os.lstat(path).st_mode\n", "    mode = os.stat(path).st_mode\n"),
     ), (FILES, "-k", "command and refused and link")),
     Mutant("plain_nbgrader_copies_unchecked", (
-        ("autograder/submission_exporter.py",
+        ("autograder/engine/nbgrader/submission_exporter.py",
          "            converter.init_assignment = self._checked(converter, converter.init_assignment)", "            pass"),
     ), (FILES, "-k", "plain and refused and link")),
     Mutant("notebook_read_through_links", (
-        ("autograder/submission_exporter.py", "        data = read_regular(Path(filename), self.files.max_mb << 20)",
+        ("autograder/engine/nbgrader/submission_exporter.py", "        data = read_regular(Path(filename), self.files.max_mb << 20)",
          "        data = Path(filename).read_bytes()"),
     ), ("tests/test_submission_files.py", "-k", "exporter")),
     Mutant("special_files_skipped_not_refused", (
-        ("autograder/submission_files.py", "            else:\n                raise _refuse_kind(relative, mode)",
+        ("autograder/engine/submission_files.py", "            else:\n                raise _refuse_kind(relative, mode)",
          "            else:\n                continue"),
     ), (FILES, "-k", "command and refused and (fifo or device)")),
     Mutant("no_file_count_cap", (
-        ("autograder/submission_files.py", "if max_files is not None and tally.entries > max_files:", "if False:"),
+        ("autograder/engine/submission_files.py", "if max_files is not None and tally.entries > max_files:", "if False:"),
     ), (FILES, "-k", "command and refused and many_files")),
     Mutant("no_size_cap", (
-        ("autograder/submission_files.py", "        if info.st_size > budget:", "        if False:"),
-        ("autograder/submission_files.py", "                if copied > budget:", "                if False:"),
+        ("autograder/engine/submission_files.py", "        if info.st_size > budget:", "        if False:"),
+        ("autograder/engine/submission_files.py", "                if copied > budget:", "                if False:"),
     ), (FILES, "-k", "command and refused and huge")),
     Mutant("kernel_home_is_its_work_folder", (
-        ("autograder/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
+        ("autograder/engine/kernels/forkserver.py", 'request.get("home") or os.getcwd(), threads)', "os.getcwd(), threads)"),
     ), (FILES, "-k", "command and reaches_nothing and ipython_startup")),
     Mutant("profile_folders_copied_by_nbgrader", (
         ("nbgrader_config.py", '"feedback", ".ipython", ".jupyter",', '"feedback",'),
     ), (FILES, "-k", "plain and reaches_nothing and ipython_startup")),
     Mutant("fork_server_inherits_grader_environment", (
-        ("autograder/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',
+        ("autograder/engine/kernels/forkserver.py", 'env = allowed_environment(dict(os.environ), extra=("PYTHONPATH",))',
          "env = dict(os.environ)"),
     ), (FILES, "-k", "command and reaches_nothing and (secret or nbgrader_execution)")),
     Mutant("launch_request_carries_grader_environment", (
-        ("autograder/kernels.py", 'env = allowed_environment(dict(kwargs.get("env") or os.environ))',
+        ("autograder/engine/kernels/manager.py", 'env = allowed_environment(dict(kwargs.get("env") or os.environ))',
          'env = dict(kwargs.get("env") or os.environ)'),
     ), ("tests/test_clean_room.py", "-k", "launch_request")),
     Mutant("launch_request_kept_reachable", (
-        ("autograder/forkserver.py", "    request.clear()\n    status.clear()\n",
+        ("autograder/engine/kernels/forkserver.py", "    request.clear()\n    status.clear()\n",
          "    global _kept_request\n    _kept_request = request\n"),
     ), (FILES, "-k", "command and reaches_nothing and launch_request")),
     Mutant("no_ipc_namespace", (
-        ("autograder/sandbox.py", '(CLONE_NEWIPC, "IPC namespace"), ', ""),
+        ("autograder/engine/kernels/sandbox.py", '(CLONE_NEWIPC, "IPC namespace"), ', ""),
     ), (FILES, "-k", "command and reaches_nothing and shm")),
     Mutant("system_left_writable", (
-        ("autograder/sandbox.py", '        _set_read_only("/", True, recursive=True)\n', ""),
+        ("autograder/engine/kernels/sandbox.py", '        _set_read_only("/", True, recursive=True)\n', ""),
     ), (FILES, "-k", "command and reaches_nothing and world_writable")),
     Mutant("no_disk_quota", (
-        ("autograder/kernels.py", "                    mount_room(folder, self.disk_mb, self.sandbox_uid)",
+        ("autograder/engine/kernels/manager.py", "                    mount_room(folder, self.disk_mb, self.sandbox_uid)",
          "                    pass"),
     ), (FILES, "-k", "command and reaches_nothing and disk_quota")),
     Mutant("cgroup_tree_visible", (
-        ("autograder/kernels.py", '"cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],',
+        ("autograder/engine/kernels/manager.py", '"cover": [path for path in ("/sys/fs/cgroup",) if os.path.isdir(path)],',
          '"cover": [],'),
     ), (FILES, "-k", "command and reaches_nothing and cgroups")),
     Mutant("fork_server_folder_left_behind", (
-        ("autograder/forkserver.py", "                    remove_folder(Path(self._dir))", "                    pass"),
+        ("autograder/engine/kernels/forkserver.py", "                    remove_folder(Path(self._dir))", "                    pass"),
     ), (FILES, "-k", "command and outlives")),
     Mutant("kernel_run_folder_left_behind", (
-        ("autograder/kernels.py", "            atexit.register(remove_folder, run)\n", ""),
+        ("autograder/engine/kernels/manager.py", "            atexit.register(remove_folder, run)\n", ""),
     ), (FILES, "-k", "command and outlives")),
     Mutant("stale_server_folders_kept", (
-        ("autograder/forkserver.py", "        remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)\n",
+        ("autograder/engine/kernels/forkserver.py", "        remove_stale(tempfile.gettempdir(), self.FOLDER_PREFIX, _legacy_server_gone)\n",
          ""),
     ), (FILES, "-k", "killed_run")),
     Mutant("stale_kernel_folders_kept", (
-        ("autograder/kernels.py", "            remove_stale(kernels_root, _RUN_PREFIX)\n", ""),
+        ("autograder/engine/kernels/manager.py", "            remove_stale(kernels_root, _RUN_PREFIX)\n", ""),
     ), (FILES, "-k", "killed_run")),
 ]
 
@@ -253,55 +253,55 @@ JUDGE_RED_TEAM = "tests/test_red_team_judge.py"
 JUDGE_TESTS = "tests/test_judge_gradients.py"
 MUTANTS += [
     Mutant("second_reply_not_detected", (
-        ("autograder/execute.py", "            if received in self._answered:\n"
+        ("autograder/engine/nbgrader/execute.py", "            if received in self._answered:\n"
          '                raise IntegrityViolation(["judge channel: a second reply to an earlier request"])\n', ""),
-        ("autograder/execute.py", "            self._settle_judge_channel()\n", ""),
+        ("autograder/engine/nbgrader/execute.py", "            self._settle_judge_channel()\n", ""),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and forged_reply_live_nonce")),
     Mutant("replies_not_bound_to_nonce", (
-        ("autograder/execute.py", "        if received != nonce:\n", "        if False:\n"),
+        ("autograder/engine/nbgrader/execute.py", "        if received != nonce:\n", "        if False:\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and forged_reply_stale_nonce")),
     Mutant("no_reply_size_cap", (
-        ("autograder/execute.py", "            if len(buffer) > MAX_REPLY_BYTES:", "            if False:"),
+        ("autograder/engine/nbgrader/execute.py", "            if len(buffer) > MAX_REPLY_BYTES:", "            if False:"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and oversized_reply")),
     Mutant("state_read_through_its_own_code", (
-        ("autograder/probe.py", "    \"\"\"Why a kept object defined in the notebook could show a state that is not its own ('' when it cannot).\"\"\"\n",
+        ("autograder/engine/probe.py", "    \"\"\"Why a kept object defined in the notebook could show a state that is not its own ('' when it cannot).\"\"\"\n",
          "    return ''\n"),
-        ("autograder/probe.py", "    \"\"\"The attribute ``name`` as stored (instance dict, slots, a Module's parameters, buffers and submodules).\"\"\"\n",
+        ("autograder/engine/probe.py", "    \"\"\"The attribute ``name`` as stored (instance dict, slots, a Module's parameters, buffers and submodules).\"\"\"\n",
          "    try:\n        return getattr(obj, name)\n    except AttributeError:\n        raise _NotState(name) from None\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and lying_object")),
     Mutant("engine_replacement_unnoticed", (
-        ("autograder/probe.py", "    if counter.replaced:\n", "    if False:\n"),
+        ("autograder/engine/probe.py", "    if counter.replaced:\n", "    if False:\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and engine_restored_in_backward")),
     Mutant("disguised_results_unflagged", (
-        ("autograder/probe.py", "    reason = _disguise(value)\n", "    reason = ''\n"),
-        ("autograder/probe.py", "            if _disguise(result):", "            if False:"),
+        ("autograder/engine/probe.py", "    reason = _disguise(value)\n", "    reason = ''\n"),
+        ("autograder/engine/probe.py", "            if _disguise(result):", "            if False:"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and disguised_result")),
     Mutant("trusted_functions_not_fingerprinted", (
-        ("autograder/probe.py",
+        ("autograder/engine/probe.py",
          '        entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"\n',
          "        pass\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("batch_fingerprint_not_compared", (
-        ("autograder/execute.py", "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n"
+        ("autograder/engine/nbgrader/execute.py", "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n"
          "        changed = self._changed_since_baseline(self._judged_cell, current)\n",
          "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n        changed = []\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("autograd_inside_backward_not_counted", (
-        ("autograder/probe.py", "                if counter.depth:\n                    counter.in_backward += 1\n", ""),
+        ("autograder/engine/probe.py", "                if counter.depth:\n                    counter.in_backward += 1\n", ""),
     ), (JUDGE_TESTS, "-k", "autograd_inside")),
     Mutant("raw_backward_not_inspected", (
-        ("autograder/gradients.py", "    if expect.raw and call.raw is not None:", "    if False:"),
+        ("autograder/engine/gradients.py", "    if expect.raw and call.raw is not None:", "    if False:"),
     ), ("tests/test_mistake_bank.py", "-k", "linear_bias_gradient_not_summed or linear_ignores_needs_input_grad")),
     Mutant("double_backward_not_checked", (
-        ("autograder/gradients.py", "    if expect.second_order:", "    if False:"),
+        ("autograder/engine/gradients.py", "    if expect.second_order:", "    if False:"),
     ), ("tests/test_mistake_bank.py", "-k", "softplus_backward_under_no_grad")),
     Mutant("handles_shared_between_students", (
-        ("autograder/judge.py", "        return json.loads(probe.handle(self.namespace, json.dumps(request), self.objects))",
+        ("autograder/engine/judge.py", "        return json.loads(probe.handle(self.namespace, json.dumps(request), self.objects))",
          "        return json.loads(probe.handle(self.namespace, json.dumps(request)))"),
-        ("autograder/judge.py",
+        ("autograder/engine/judge.py",
          '        return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests}), self.objects))["replies"]',
          '        return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests})))["replies"]'),
-        ("autograder/judge.py", "        if value.channel is not channel:", "        if False:"),
+        ("autograder/engine/judge.py", "        if value.channel is not channel:", "        if False:"),
     ), (JUDGE_RED_TEAM, "-k", "handle")),
 ]
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from autograder.cohort import SyntheticStudent, reference_solutions
 from autograder.course import REPO_ROOT
-from autograder.execute import INCIDENTS_SUFFIX
-from autograder.grades import cell_scores
+from autograder.engine.gradebook import cell_scores
+from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
+from autograder.tools.cohort import SyntheticStudent, reference_solutions
 
 ASSIGNMENT = "00_tensors"
 SEEDED = "seeded_rand_solution"
@@ -261,7 +261,7 @@ def attacks(targets: Targets) -> list[Attack]:
         Attack("forge_probe_replies", dedent('''
             import json as _json, sys as _sys
             try:
-                import autograder.probe  # where the hidden check runs inside the kernel, it calls this module
+                import autograder.engine.probe  # where the hidden check runs inside the kernel, it calls this module
             except Exception:
                 pass
             _forged = 0

@@ -2,7 +2,7 @@
 
 A sample (the reference, the blank release, every cell's last correct alternative at once, and the banked mistakes
 that pass every visible test, one per cell to a notebook) is graded by the grading command
-(``python -m autograder.grade``, which judges outside the kernel) and by plain ``nbgrader autograde`` with the
+(``python -m autograder.engine.grade``, which judges outside the kernel) and by plain ``nbgrader autograde`` with the
 course's configuration, in the runs shared with the red team (``tests/autograd_cohort.py``). Both must give every
 cell exactly the points the in-process grader gives; every hidden-only mistake must lose its cell's points. Stock
 nbgrader, where the hidden block runs the same check inside the kernel, gives the reference every point too.
@@ -14,12 +14,20 @@ shows the real graders reach the same verdicts.
 from __future__ import annotations
 
 import pytest
+from autograd_cohort import (
+    ASSIGNMENT,
+    XDIST_GROUP,
+    Run,
+    control_run,
+    defended_run,
+    expected_points,
+    hidden_only_mistakes,
+    sample,
+)
 
-from autograd_cohort import (ASSIGNMENT, XDIST_GROUP, Run, control_run, defended_run, expected_points,
-                             hidden_only_mistakes, sample)
 from autograder.course import source_notebook
 from autograder.mistakes import mistakes_for
-from autograder.notebook import points_by_test_cell, read_notebook
+from autograder.tools.in_process import points_by_test_cell, read_notebook
 
 pytestmark = pytest.mark.xdist_group(XDIST_GROUP)
 

@@ -15,13 +15,13 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.cohort import BROKEN_NOTEBOOK_TEXT, reference_solutions, submission
 from autograder.course import REPO_ROOT
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.grades import cell_scores
+from autograder.engine.gradebook import cell_scores
 from autograder.mistakes import mistakes_for
-from autograder.notebook import nbgrader_meta
-from autograder.release import nbgrader_env
+from autograder.tools.cohort import BROKEN_NOTEBOOK_TEXT, reference_solutions, submission
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.in_process import nbgrader_meta
+from autograder.tools.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 FULL_MARKS = 10.0
@@ -183,7 +183,7 @@ def _prepare(workdir: Path, cohort: dict[str, Writer], registered: Path) -> None
 def _grade(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     """Run the grading command on ``workdir`` (results in ``workdir/results.json``)."""
     return subprocess.run(
-        [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(workdir / "results.json"), *extra],
         cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=600,

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from autograder.browser_check import NotebookRun, missing_requirements
 from autograder.course import REPO_ROOT
+from autograder.tools.browser_check import NotebookRun, missing_requirements
 
 ONE_LINE = "[풀기 전] 연습 문제 1 seeded_rand: 아직 풀지 않았어요. raise NotImplementedError() 줄을 지우고 코드를 채워 주세요."
 
@@ -47,7 +47,7 @@ def test_students_view_in_a_real_browser():
     missing = missing_requirements()
     if missing:
         pytest.skip(f"needs {'; '.join(missing)}; run `make browser-check` where they are installed")
-    completed = subprocess.run([sys.executable, "-m", "autograder.browser_check"], cwd=REPO_ROOT,
+    completed = subprocess.run([sys.executable, "-m", "autograder.tools.browser_check"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-3000:]
     assert "browser check passed" in completed.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.checks import call_with_copies, expect_close, expect_plain_tensor
+from autograder.checks.values import call_with_copies, expect_close, expect_plain_tensor
 
 
 class LooksLikeATensor(torch.Tensor):

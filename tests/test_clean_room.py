@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from jupyter_core.utils import run_sync
 
-from autograder import kernels
-from autograder.forkserver import ALLOWED_ENVIRONMENT, allowed_environment
-from autograder.leftovers import owner_tag, process_start, remove_stale
+from autograder.engine.kernels import manager as kernels
+from autograder.engine.kernels.forkserver import ALLOWED_ENVIRONMENT, allowed_environment
+from autograder.engine.kernels.leftovers import owner_tag, process_start, remove_stale
 
 SECRET = "AGSECRET_launch_request_test"
 

@@ -12,11 +12,11 @@ import uuid
 import psutil
 import pytest
 
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.grades import cell_scores
-from autograder.release import nbgrader_env
+from autograder.engine.gradebook import cell_scores
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
@@ -96,7 +96,7 @@ def graded(tmp_path_factory):
     register_assignment(ASSIGNMENT, workdir)
     results_file = workdir / "results.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(results_file), *LIMITS],
         cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,

@@ -11,13 +11,13 @@ import re
 import pytest
 import torch
 
-from autograder import probe
 from autograder.course import published_assignments, source_notebook
 from autograder.diagnosis import Recorder, diagnose, explain, mistake_namespace, same_reply
-from autograder.judge import LocalStudent, StudentFunction, directives, verdict
-from autograder.korean_text import problems
+from autograder.engine import probe
+from autograder.engine.judge import LocalStudent, StudentFunction, directives, verdict
 from autograder.mistakes import Alternative, mistakes_for
-from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, with_solutions
+from autograder.tools.in_process import grade_in_process, nbgrader_meta, read_notebook, with_solutions
+from autograder.tools.korean_text import problems
 
 MISTAKES = [(a, m) for a in published_assignments() for m in mistakes_for(a)]
 HANGUL = re.compile(r"[가-힣]")

@@ -13,15 +13,15 @@ import pytest
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 
-from autograder.cells import strip_hidden_tests
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT, source_notebook
-from autograder.demo import autograde_stock, nbgrader_command, register_assignment
-from autograder.feedback import FEEDBACK_PREPROCESSORS, HideHiddenTests
-from autograder.inert import InertNotebook
+from autograder.engine.cells import strip_hidden_tests
+from autograder.engine.nbgrader.feedback import FEEDBACK_PREPROCESSORS, HideHiddenTests
+from autograder.engine.nbgrader.inert import InertNotebook
 from autograder.mistakes import mistakes_for
-from autograder.notebook import grade_in_process, nbgrader_meta, read_notebook, with_solutions
-from autograder.release import nbgrader_env
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, nbgrader_command, register_assignment
+from autograder.tools.in_process import grade_in_process, nbgrader_meta, read_notebook, with_solutions
+from autograder.tools.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 HIDDEN_ONLY = ("seeded_rand_assumes_2d", "pick_device_always_cpu")  # pass the visible tests, fail the hidden ones

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.kernels import ContainedKernelManager
+from autograder.engine.kernels.manager import ContainedKernelManager
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux only")
 

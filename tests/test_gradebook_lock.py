@@ -16,8 +16,8 @@ from nbgrader.converters import Autograde
 from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, SaveAutoGrades
 from traitlets.config import Config
 
-from autograder import grade
-from autograder.preprocessors import (
+from autograder.engine import grade
+from autograder.engine.nbgrader.preprocessors import (
     SerializedAssignLatePenalties,
     SerializedOverwriteCells,
     SerializedSaveAutoGrades,

@@ -12,13 +12,13 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT
-from autograder.demo import autograde_stock, db_url, nbgrader_command, register_assignment
-from autograder.grades import cell_scores
+from autograder.engine.gradebook import cell_scores
+from autograder.engine.reports import write_reports
 from autograder.mistakes import mistakes_for
-from autograder.release import nbgrader_env
-from autograder.reports import write_reports
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, nbgrader_command, register_assignment
+from autograder.tools.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 FULL_MARKS = 10
@@ -60,7 +60,7 @@ def _cohort() -> list[SyntheticStudent]:
 
 def _grade(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(workdir / "results.json"), *LIMITS, *extra],
         cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900)
@@ -166,7 +166,7 @@ def test_plain_nbgrader_flags_in_the_gradebook_too(tmp_path):
 
 def test_release_check_says_when_release_is_current():
     """Does `make release-check` say so when release/ is up to date, instead of printing nothing?"""
-    completed = subprocess.run([sys.executable, "-m", "autograder.release", "--check"], cwd=REPO_ROOT,
+    completed = subprocess.run([sys.executable, "-m", "autograder.tools.release", "--check"], cwd=REPO_ROOT,
                                env=nbgrader_env(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "up to date" in completed.stdout

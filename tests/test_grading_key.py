@@ -8,8 +8,8 @@ import shutil
 import pytest
 from traitlets.config import Config
 
-from autograder import grade
 from autograder.course import LAYOUT, REPO_ROOT
+from autograder.engine import grade
 
 ASSIGNMENT = "00_tensors"
 
@@ -38,8 +38,8 @@ def _append(path, text: str) -> None:
 @pytest.mark.parametrize("changed", [
     "autograder/hidden/new_topic.py",             # a new hidden-check module
     "autograder/mistakes/tensors.py",             # a changed mistake bank
-    "autograder/checks.py",                       # a changed check helper
-    "autograder/execute.py",                      # the engine
+    "autograder/checks/values.py",                # a changed check helper
+    "autograder/engine/nbgrader/execute.py",      # the engine
     "nbgrader_config.py",                         # the configuration
     "pyproject.toml",                             # the pinned versions
     "source/00_tensors/00_tensors.ipynb",         # the assignment itself

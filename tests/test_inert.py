@@ -11,10 +11,10 @@ import pytest
 from nbconvert.exporters import HTMLExporter
 from traitlets.config import Config
 
-from autograder import grade
 from autograder.course import LAYOUT, REPO_ROOT, published_assignments, release_notebook, source_notebook
-from autograder.inert import MARKDOWN_NOTE, InertNotebook, html_is_inert, sanitize_html
-from autograder.notebook import read_notebook
+from autograder.engine import grade
+from autograder.engine.nbgrader.inert import MARKDOWN_NOTE, InertNotebook, html_is_inert, sanitize_html
+from autograder.tools.in_process import read_notebook
 
 PANDAS_TABLE = ('<div>\n<style scoped>\n    .dataframe tbody tr th { vertical-align: top; }\n</style>\n'
                 '<table border="1" class="dataframe">\n  <thead>\n    <tr style="text-align: right;">'

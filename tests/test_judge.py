@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import probe
 from autograder.course import published_assignments
-from autograder.judge import LocalStudent, StudentFunction, directives, judge, local_function, resolve, verdict
-from autograder.notebook import nbgrader_meta
+from autograder.engine import probe
+from autograder.engine.judge import LocalStudent, StudentFunction, directives, judge, local_function, resolve, verdict
+from autograder.tools.in_process import nbgrader_meta
 
 ROUND_TRIP = {
     "float32": torch.arange(6.0).reshape(2, 3),
@@ -94,7 +94,7 @@ def test_missing_function_fails_with_a_clear_message():
 def test_directive_parsing_and_resolution():
     """Are directives read from a cell, and are checks outside autograder.hidden refused?"""
     call = 'judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)'
-    source = f"x = 1\n### BEGIN HIDDEN TESTS\nfrom autograder.judge import judge\n{call}\n### END HIDDEN TESTS\n"
+    source = f"x = 1\n### BEGIN HIDDEN TESTS\nfrom autograder.engine.judge import judge\n{call}\n### END HIDDEN TESTS\n"
     assert directives(source) == [("autograder.hidden.tensors.check_prefix_sums", ["prefix_sums"])]
     assert directives(call) == [], "a judge call outside the hidden region is not a directive"
     with pytest.raises(ValueError):

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import execute, gradients, probe
-from autograder.execute import ContainedExecute, IntegrityViolation, ProbeError
-from autograder.gradients import Case, Expectations, check_gradients, likely_cause
+from autograder.engine import gradients, probe
+from autograder.engine.gradients import Case, Expectations, check_gradients, likely_cause
+from autograder.engine.judge import LocalStudent, StudentFunction, TrustedFunction, new_handle_id
+from autograder.engine.nbgrader import execute
+from autograder.engine.nbgrader.execute import ContainedExecute, IntegrityViolation, ProbeError
 from autograder.hidden import autograd as hidden_autograd
-from autograder.judge import LocalStudent, StudentFunction, TrustedFunction, new_handle_id
-from autograder.korean_text import problems, template_problems
+from autograder.tools.korean_text import problems, template_problems
 
 
 def _main(klass: type) -> type:
@@ -479,7 +480,7 @@ def test_likely_causes_are_read_from_the_numbers():
     assert "모양" in likely_cause(torch.zeros(3, dtype=torch.float64), expected)
 
 
-@pytest.mark.parametrize("path", ["autograder/gradients.py", "autograder/hidden/autograd.py"])
+@pytest.mark.parametrize("path", ["autograder/engine/gradients.py", "autograder/hidden/autograd.py"])
 def test_message_templates_of_gradient_checks_read_well(path):
     """Do the message templates of the gradient checks put no particle after code or a value?"""
     import sys

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import checks, judge, uninit
+from autograder.checks import uninit
+from autograder.checks import values as checks
 from autograder.course import REPO_ROOT, published_assignments
+from autograder.engine import judge
+from autograder.engine.judge import LocalStudent, StudentFunction, local_function, strip_hidden_tests
 from autograder.hidden import tensors as hidden_tensors
-from autograder.judge import LocalStudent, StudentFunction, local_function, strip_hidden_tests
-from autograder.korean_text import HANGUL, problems, template_problems
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, release_stubs, with_solutions
+from autograder.tools.in_process import grade_in_process, release_stubs, with_solutions
+from autograder.tools.korean_text import HANGUL, problems, template_problems
 
 MESSAGE_MODULES = [Path(module.__file__) for module in (judge, checks, uninit, hidden_tensors)]
 
@@ -64,7 +66,7 @@ def _templates_in(source: str) -> list[str]:
 
 def _notebook_templates() -> list[tuple[str, str]]:
     from autograder.course import source_notebook
-    from autograder.notebook import read_notebook
+    from autograder.tools.in_process import read_notebook
 
     found = []
     for assignment in published_assignments():
@@ -87,7 +89,7 @@ def test_message_templates_read_well():
 
 def _grading_messages(assignment: str) -> list[str]:
     from autograder.course import release_notebook, source_notebook
-    from autograder.notebook import read_notebook
+    from autograder.tools.in_process import read_notebook
 
     source = read_notebook(source_notebook(assignment))
     variants = [release_stubs(read_notebook(release_notebook(assignment)))]

@@ -1,27 +1,23 @@
-"""The grading engine sees the course only through its layout (autograder/layout.py)."""
+"""The grading engine sees the course only through its layout (autograder/engine/layout.py)."""
 
 from __future__ import annotations
 
 import ast
 import importlib
+import pkgutil
 import sys
 
 import pytest
 
-from autograder import layout as layout_module
+from autograder import engine
 from autograder.course import LAYOUT, REPO_ROOT
-from autograder.layout import COURSE_MODULE_VARIABLE, CourseLayout, course_layout
+from autograder.engine import layout as layout_module
+from autograder.engine.layout import COURSE_MODULE_VARIABLE, CourseLayout, course_layout
 
-ENGINE_MODULES = (
-    "autograder.judge", "autograder.probe", "autograder.incidents", "autograder.intake", "autograder.submission_files",
-    "autograder.cells", "autograder.grade", "autograder.grades", "autograder.reports", "autograder.terminal",
-    "autograder.spreadsheet", "autograder.kernels", "autograder.forkserver", "autograder.sandbox",
-    "autograder.leftovers", "autograder.execute", "autograder.preprocessors", "autograder.feedback",
-    "autograder.inert", "autograder.export", "autograder.submission_exporter", "autograder.nbgrader_commands",
-    "autograder.layout", "autograder.gradebook_reuse", "autograder.run_once",
-)
+ENGINE_MODULES = tuple(sorted(
+    info.name for info in pkgutil.walk_packages(engine.__path__, "autograder.engine.")))
 COURSE_MODULES = ("autograder.course", "autograder.hidden", "autograder.mistakes", "autograder.checks",
-                  "autograder.uninit", "autograder.notebook", "autograder.cohort", "autograder.release")
+                  "autograder.diagnosis", "autograder.tools")
 
 
 def _imported_names(module: str) -> set[str]:
@@ -42,7 +38,7 @@ def test_engine_module_imports_nothing_of_the_course(module):
     """Does this engine module stay clear of the course's modules (it may only ask for the course's layout)?"""
     reached = {name for name in _imported_names(module)
                if any(name == course or name.startswith(course + ".") for course in COURSE_MODULES)}
-    assert not reached, f"{module} imports {sorted(reached)}: go through autograder.layout.course_layout()"
+    assert not reached, f"{module} imports {sorted(reached)}: go through autograder.engine.layout.course_layout()"
 
 
 def test_the_course_layout_is_this_course_by_default(monkeypatch):
@@ -54,7 +50,7 @@ def test_the_course_layout_is_this_course_by_default(monkeypatch):
 def test_another_course_is_chosen_by_its_module(tmp_path, monkeypatch):
     """Does $AUTOGRADER_COURSE make the engine see another course (the way a fixture course is graded)?"""
     (tmp_path / "tiny_course.py").write_text(
-        "from pathlib import Path\nfrom autograder.layout import CourseLayout\n"
+        "from pathlib import Path\nfrom autograder.engine.layout import CourseLayout\n"
         f"LAYOUT = CourseLayout(root=Path({str(tmp_path)!r}), course_id='tiny', assignments=('01_one',),"
         " checks_package='tiny_checks', private_packages=('tiny_checks',), grader_dir=Path('.'))\n",
         encoding="utf-8")
@@ -64,7 +60,7 @@ def test_another_course_is_chosen_by_its_module(tmp_path, monkeypatch):
     monkeypatch.setenv(COURSE_MODULE_VARIABLE, "tiny_course")
     layout = course_layout()
     assert isinstance(layout, CourseLayout) and layout.course_id == "tiny" and layout.published() == ["01_one"]
-    from autograder.judge import resolve
+    from autograder.engine.judge import resolve
     with pytest.raises(ValueError, match="tiny_checks"):
         resolve("autograder.hidden.tensors.check_prefix_sums")
     sys.modules.pop("tiny_course", None)

@@ -14,7 +14,7 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from autograder.course import REPO_ROOT, published_assignments, release_notebook, source_notebook
-from autograder.notebook import read_notebook
+from autograder.tools.in_process import read_notebook
 
 RENDERERS = {"mistune": mistune.html, "nbconvert": markdown2html_mistune}
 _CODE = re.compile(r"<code>.*?</code>|<pre>.*?</pre>", re.S)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 
 from autograder.course import published_assignments
-from autograder.mistake_report import format_table, visible_catches, visible_only
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, points_by_test_cell, release_stubs, solution_ids, with_solutions
+from autograder.tools.in_process import (
+    grade_in_process,
+    points_by_test_cell,
+    release_stubs,
+    solution_ids,
+    with_solutions,
+)
+from autograder.tools.mistake_report import format_table, visible_catches, visible_only
 
 # Errors that mean a banked answer is broken (or left a stub), not that the check caught its misconception.
 NOT_THE_MISTAKE = ("SyntaxError", "IndentationError", "TabError", "NameError", "NotImplementedError")

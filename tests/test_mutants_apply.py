@@ -6,9 +6,9 @@ moves a mutant's text is noticed in the suite, not on the next mutation run.
 
 from __future__ import annotations
 
+import mutants
 import pytest
 
-import mutants
 from autograder.course import REPO_ROOT
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.cohort import BROKEN_NOTEBOOK_TEXT, SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import release_notebook, source_notebook
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.grades import cell_scores
-from autograder.mistake_report import visible_catches
+from autograder.engine.gradebook import cell_scores
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, read_notebook, release_stubs, with_solutions
+from autograder.tools.cohort import BROKEN_NOTEBOOK_TEXT, SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.in_process import grade_in_process, read_notebook, release_stubs, with_solutions
+from autograder.tools.mistake_report import visible_catches
 
 ASSIGNMENT = "00_tensors"
 

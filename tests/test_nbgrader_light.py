@@ -11,7 +11,7 @@ from traitlets.config import Config
 from traitlets.utils.importstring import import_item
 
 from autograder.course import REPO_ROOT
-from autograder.release import nbgrader_env
+from autograder.tools.release import nbgrader_env
 
 
 def _imported_modules(*arguments: str) -> set[str]:
@@ -26,7 +26,7 @@ def test_nbgrader_command_without_execution_imports_no_torch(arguments):
     """Does `nbgrader db student list` (or `nbgrader db assignment list`) run without importing torch or the grading engine?"""
     modules = _imported_modules(*arguments)
     assert "autograder.course" in modules, "the course's nbgrader_config.py was not loaded"
-    assert not {"torch", "autograder.execute", "autograder.judge"} & modules
+    assert not {"torch", "autograder.engine.nbgrader.execute", "autograder.engine.judge"} & modules
 
 
 def test_every_named_preprocessor_and_exporter_resolves():

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pg import create_database
 
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.grades import cell_scores, score_table
+from autograder.engine.gradebook import cell_scores, score_table
 from autograder.mistakes import mistakes_for
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
 
 ASSIGNMENT = "00_tensors"
 # A banked mistake that only the hidden tests catch (the torch.empty lesson): it loses points only at autograde.

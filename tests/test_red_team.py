@@ -3,7 +3,7 @@
 See ``tests/redteam.py`` for the attacks, their targets and how outcomes are read. Three runs:
 
 - *control*: stock nbgrader, none of this course's configuration (hidden checks in the kernel, nothing contained);
-- *command*: ``python -m autograder.grade``;
+- *command*: ``python -m autograder.engine.grade``;
 - *plain_nbgrader*: plain ``nbgrader autograde`` with the course's ``nbgrader_config.py``.
 """
 
@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import redteam
 
-from autograder import grade
-from autograder.bench import stock_course
-from autograder.cohort import write_cohort
 from autograder.course import REPO_ROOT, release_notebook
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.notebook import read_notebook, release_stubs
-from autograder.release import generate, nbgrader_env
+from autograder.engine import grade
+from autograder.tools.bench import stock_course
+from autograder.tools.cohort import write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.in_process import read_notebook, release_stubs
+from autograder.tools.release import generate, nbgrader_env
 
 ASSIGNMENT = redteam.ASSIGNMENT
 LIMITS = ["ContainedExecute.timeout=15", "ContainedExecute.notebook_timeout=90"]
@@ -83,7 +83,7 @@ def graded(request, tmp_path_factory):
         if request.param == "command":
             results_file = workdir / "results.json"
             completed = subprocess.run(
-                [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+                [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
                  "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
                  "--db", db_url(workdir), "--json", str(results_file),
                  *[arg for limit in LIMITS for arg in ("--set", limit)]],
@@ -212,7 +212,7 @@ def _grade_and_measure(workdir: Path, students: list) -> tuple[int, subprocess.C
     """Grade ``students`` with the command in one process and return its own peak resident memory in MiB."""
     write_cohort(ASSIGNMENT, students, workdir / "submitted")
     register_assignment(ASSIGNMENT, workdir)
-    program = ("import resource, sys\nfrom autograder.grade import main\nstatus = main(sys.argv[1:])\n"
+    program = ("import resource, sys\nfrom autograder.engine.grade import main\nstatus = main(sys.argv[1:])\n"
                f"print({_PEAK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\nsys.exit(status)")
     completed = subprocess.run(
         [sys.executable, "-c", program, ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress", "--workers", "1",
@@ -229,7 +229,7 @@ def _grade_and_measure(workdir: Path, students: list) -> tuple[int, subprocess.C
 @pytest.mark.xdist_group("red_team")
 def test_grader_memory_stays_flat_under_a_flood(tmp_path):
     """Does a student who publishes 3 GiB of output while judged leave the grader's memory within 500 MiB of honest?"""
-    from autograder.cohort import SyntheticStudent, reference_solutions
+    from autograder.tools.cohort import SyntheticStudent, reference_solutions
 
     flood = _attack("flood_the_grader_while_judged")
     stubs = _stubs()

@@ -40,13 +40,13 @@ import psutil
 import pytest
 import redteam
 
-from autograder import grade
-from autograder.bench import stock_course
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT, release_notebook
-from autograder.demo import db_url, nbgrader_command, register_assignment
-from autograder.notebook import points_by_test_cell, read_notebook, release_stubs
-from autograder.release import generate, nbgrader_env
+from autograder.engine import grade
+from autograder.tools.bench import stock_course
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import db_url, nbgrader_command, register_assignment
+from autograder.tools.in_process import points_by_test_cell, read_notebook, release_stubs
+from autograder.tools.release import generate, nbgrader_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"),
                                 reason="the clean room needs root on Linux (namespaces, tmpfs, uid drop)")
@@ -470,7 +470,7 @@ def _grade(mode: str, workdir: Path, targets: Targets, students: list[str], *, r
     env = {**nbgrader_env(), SECRET_VARIABLE: targets.secret, "TMPDIR": str(tmpdir), **(extra_env or {})}
     results_file = workdir / "results.json"
     if mode == "command":
-        command = [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(root), "--no-progress",
+        command = [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(root), "--no-progress",
                    "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
                    "--db", db_url(workdir), "--json", str(results_file),
                    *[arg for limit in LIMITS for arg in ("--set", limit)], *extra]
@@ -671,7 +671,7 @@ def test_no_temporary_folder_outlives_the_run(defended):
 # ------------------------------------------------------------------------------------------------ after a crash
 
 def _owner_tag(pid: int) -> str:
-    from autograder.leftovers import owner_tag
+    from autograder.engine.kernels.leftovers import owner_tag
 
     return owner_tag(pid)
 
@@ -697,7 +697,7 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
     env = {**nbgrader_env(), "TMPDIR": str(tmpdir)}
 
     def command(run: str) -> list[str]:
-        return [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        return [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
                 "--submitted", str(tmp_path / run / "submitted"), "--autograded", str(tmp_path / run / "autograded"),
                 "--db", db_url(tmp_path / run)]
 
@@ -737,7 +737,7 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
             os.killpg(first.pid, signal.SIGKILL)
         alive.kill()
         alive.wait()
-        from autograder.leftovers import remove_folder
+        from autograder.engine.kernels.leftovers import remove_folder
 
         for run in KERNELS_ROOT.glob(f"autograder-kernels-{first.pid}-*"):
             remove_folder(run)

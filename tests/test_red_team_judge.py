@@ -21,13 +21,26 @@ from __future__ import annotations
 
 import pytest
 import torch
+from autograd_cohort import (
+    ASSIGNMENT,
+    ATTACKS,
+    CONTROLLED,
+    INNOCENT,
+    LIMITS,
+    MARKER,
+    MSE,
+    TEST_OF,
+    XDIST_GROUP,
+    Run,
+    control_run,
+    defended_run,
+    innocent_cells,
+)
 
-from autograd_cohort import (ASSIGNMENT, ATTACKS, CONTROLLED, INNOCENT, LIMITS, MARKER, MSE, TEST_OF, XDIST_GROUP,
-                             Run, control_run, defended_run, innocent_cells)
 from autograder.course import release_notebook
-from autograder.incidents import FLAG_KINDS
-from autograder.judge import LocalStudent, StudentFunction
-from autograder.notebook import points_by_test_cell, read_notebook
+from autograder.engine.incidents import FLAG_KINDS
+from autograder.engine.judge import LocalStudent, StudentFunction
+from autograder.tools.in_process import points_by_test_cell, read_notebook
 
 
 @pytest.fixture(scope="module", params=["command", "plain_nbgrader"])
@@ -167,7 +180,7 @@ def test_forged_handle_is_refused_and_flagged():
 
 def test_reply_naming_a_handle_is_never_trusted():
     """Does a reply that names a handle or a trusted function (only requests may) fail the check?"""
-    from autograder.judge import _read
+    from autograder.engine.judge import _read
 
     for forged in ({"t": "handle", "id": "h" + "1" * 32}, {"t": "fn", "name": "cubic"}):
         with pytest.raises(AssertionError, match="handle, fn"):

@@ -6,10 +6,10 @@ file names or paths holding terminal escape codes. Innocent look-alikes (an HTML
 tags, markdown notes) must keep their output and full marks with no flag. Runs:
 
 - *control*: stock nbgrader with none of the course's configuration (shows every browser attack is live there);
-- *command*: ``python -m autograder.grade``; *plain_nbgrader*: ``nbgrader autograde`` with ``nbgrader_config.py``.
+- *command*: ``python -m autograder.engine.grade``; *plain_nbgrader*: ``nbgrader autograde`` with ``nbgrader_config.py``.
 
 Artifacts are read directly: the formgrader page (rendered exactly as formgrader's SubmissionHandler does), the
-HTML of ``nbgrader generate_feedback``, the CSV files of ``autograder.reports`` and ``nbgrader export``, and the
+HTML of ``nbgrader generate_feedback``, the CSV files of ``autograder.engine.reports`` and ``nbgrader export``, and the
 grading command's stdout.
 """
 
@@ -36,12 +36,12 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 
-from autograder import grade
-from autograder.bench import stock_course
-from autograder.cohort import reference_solutions, submission
 from autograder.course import REPO_ROOT
-from autograder.demo import autograde_stock, db_url, nbgrader_command, register_assignment
-from autograder.release import generate, nbgrader_env
+from autograder.engine import grade
+from autograder.tools.bench import stock_course
+from autograder.tools.cohort import reference_solutions, submission
+from autograder.tools.demo import autograde_stock, db_url, nbgrader_command, register_assignment
+from autograder.tools.release import generate, nbgrader_env
 
 ASSIGNMENT = redteam.ASSIGNMENT
 LIMITS = ["ContainedExecute.timeout=30", "ContainedExecute.notebook_timeout=120"]
@@ -429,7 +429,7 @@ def graded(request, tmp_path_factory):
     if request.param == "command":
         results_file = workdir / "results.json"
         completed = subprocess.run(
-            [sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+            [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
              "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
              "--db", db_url(workdir), "--json", str(results_file),
              *[arg for limit in LIMITS for arg in ("--set", limit)]],
@@ -592,11 +592,11 @@ def test_course_markdown_cells_are_untouched(graded):
 
 @pytest.fixture(scope="module")
 def report_files(graded, tmp_path_factory):
-    """scores.csv and pass_rates.csv written by ``python -m autograder.reports`` for the graded cohort."""
+    """scores.csv and pass_rates.csv written by ``python -m autograder.engine.reports`` for the graded cohort."""
     mode, workdir, _, _ = graded
     out = tmp_path_factory.mktemp(f"reports_{mode}")
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder.reports", ASSIGNMENT, "--db", db_url(workdir),
+        [sys.executable, "-m", "autograder.engine.reports", ASSIGNMENT, "--db", db_url(workdir),
          "--autograded-dir", str(workdir / "autograded"), "--out", str(out)],
         cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout + completed.stderr

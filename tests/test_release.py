@@ -8,8 +8,8 @@ import re
 import pytest
 
 from autograder.course import ASSIGNMENTS, published_assignments, release_notebook, source_notebook
-from autograder.notebook import nbgrader_meta, points_by_test_cell
-from autograder.release import stale_notebooks
+from autograder.tools.in_process import nbgrader_meta, points_by_test_cell
+from autograder.tools.release import stale_notebooks
 
 MAX_CELLS = 32
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import reports
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import source_notebook
-from autograder.demo import autograde_stock, db_url, register_assignment
-from autograder.grades import cell_scores, score_table
+from autograder.engine import reports
+from autograder.engine.gradebook import cell_scores, score_table
 from autograder.mistakes import mistakes_for
-from autograder.notebook import grade_in_process, points_by_test_cell, read_notebook, with_solutions
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, register_assignment
+from autograder.tools.in_process import grade_in_process, points_by_test_cell, read_notebook, with_solutions
 
 ASSIGNMENT = "00_tensors"
 SHARED_MISTAKE = "seeded_rand_global_seed"

@@ -18,14 +18,14 @@ from nbgrader.api import Assignment, Gradebook, SubmittedAssignment
 from pg import create_database
 from traitlets.config import Config
 
-from autograder.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.course import REPO_ROOT, release_notebook, source_notebook
-from autograder.demo import db_url, register_assignment
-from autograder.grade import FINGERPRINT_FILE, GradingRun
-from autograder.grades import cell_scores
+from autograder.engine.grade import FINGERPRINT_FILE, GradingRun
+from autograder.engine.gradebook import cell_scores
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import grade_in_process, read_notebook, release_stubs, with_solutions
-from autograder.release import nbgrader_env
+from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
+from autograder.tools.demo import db_url, register_assignment
+from autograder.tools.in_process import grade_in_process, read_notebook, release_stubs, with_solutions
+from autograder.tools.release import nbgrader_env
 
 ASSIGNMENT = "00_tensors"
 FULL_MARKS = 10.0
@@ -95,7 +95,7 @@ def _prepare(workdir: Path, students: list[SyntheticStudent], registered: Path) 
 def _command(workdir: Path, *extra: str, db: str | None = None) -> list[str]:
     """The grading command on ``workdir`` (results in ``workdir/results.json``, gradebook ``db`` or its sqlite)."""
     return [
-        sys.executable, "-m", "autograder.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
         "--db", db or db_url(workdir), "--json", str(workdir / "results.json"), *extra,
     ]
@@ -215,7 +215,7 @@ def _wait_for_a_kernel(process: subprocess.Popen) -> list[psutil.Process]:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         children = _descendants(process.pid)
-        servers = [c for c in children if "autograder.forkserver" in " ".join(_cmdline(c))]
+        servers = [c for c in children if "autograder.engine.kernels.forkserver" in " ".join(_cmdline(c))]
         if any(c.ppid() == server.pid for server in servers for c in children if c.is_running()):
             return children
         assert process.poll() is None and time.monotonic() < deadline, "no kernel ever ran"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.bench import stock_course
-from autograder.cohort import demo_cohort, write_cohort
-from autograder.demo import autograde_stock, db_url, grade_fast, register_assignment
-from autograder.grades import cell_scores
-from autograder.release import generate
+from autograder.engine.gradebook import cell_scores
+from autograder.tools.bench import stock_course
+from autograder.tools.cohort import demo_cohort, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, grade_fast, register_assignment
+from autograder.tools.release import generate
 
 ASSIGNMENT = "00_tensors"
 

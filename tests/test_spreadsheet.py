@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from autograder import reports
-from autograder.export import SafeCsvExport
-from autograder.spreadsheet import FORMULA_TRIGGERS, spreadsheet_text
+from autograder.engine import reports
+from autograder.engine.nbgrader.export import SafeCsvExport
+from autograder.engine.spreadsheet import FORMULA_TRIGGERS, spreadsheet_text
 
 
 @pytest.mark.parametrize("text", ["=SUM(1+1)", "+1-1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1",

@@ -7,10 +7,10 @@ import re
 import nbformat
 import pytest
 
-from autograder.cohort import reference_solutions, submission
 from autograder.course import published_assignments
-from autograder.notebook import nbgrader_meta
-from autograder.student_view import GRADER_PACKAGES, error_outputs, errors, run_notebook, stderr_text
+from autograder.tools.cohort import reference_solutions, submission
+from autograder.tools.in_process import nbgrader_meta
+from autograder.tools.student_view import GRADER_PACKAGES, error_outputs, errors, run_notebook, stderr_text
 
 
 @pytest.mark.xdist_group("kernels")

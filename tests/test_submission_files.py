@@ -1,4 +1,4 @@
-"""autograder.submission_files and autograder.submission_exporter: a submission is looked at without following links."""
+"""autograder.engine.submission_files and autograder.engine.nbgrader.submission_exporter: a submission is looked at without following links."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.intake import fingerprint
-from autograder.submission_exporter import CheckedNotebookExporter
-from autograder.submission_files import RefusedSubmission, SubmissionFiles, read_regular, shown
+from autograder.engine.intake import fingerprint
+from autograder.engine.nbgrader.submission_exporter import CheckedNotebookExporter
+from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles, read_regular, shown
 
 
 @pytest.fixture

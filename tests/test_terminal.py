@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from autograder.grade import Result, summary_lines
-from autograder.terminal import PrintableLogFilter, printable
+from autograder.engine.grade import Result, summary_lines
+from autograder.engine.terminal import PrintableLogFilter, printable
 
 ERASE_LINE_ABOVE = "\x1b[2K\x1b[1A\x1b[2K"
 

@@ -8,15 +8,15 @@ import pytest
 import torch
 from torch import empty as bare_empty
 
-from autograder.judge import local_function, same_values
-from autograder.probe import ALLOCATING_OPS, RESIZING_OPS, STORAGE_SETTING_OPS
-from autograder.uninit import (
+from autograder.checks.uninit import (
     NOT_INTERCEPTED,
     assert_no_uninitialized_reads,
     check_uninitialized_reads,
     compare_rounds,
     fill_value,
 )
+from autograder.engine.judge import local_function, same_values
+from autograder.engine.probe import ALLOCATING_OPS, RESIZING_OPS, STORAGE_SETTING_OPS
 
 # Storages are what this module tests; torch's deprecation notice for TypedStorage is not news here.
 pytestmark = pytest.mark.filterwarnings("ignore:TypedStorage is deprecated:UserWarning")
@@ -366,7 +366,7 @@ ALLOCATIONS = {
 @pytest.mark.parametrize("name", sorted(ALLOCATIONS))
 def test_every_allocation_route_is_filled_with_the_rounds_pattern(name, round_index):
     """Does each way of getting uninitialized memory come back holding exactly this round's fill value?"""
-    from autograder.probe import FillUninitialized
+    from autograder.engine.probe import FillUninitialized
 
     with FillUninitialized(round_index):
         allocated = ALLOCATIONS[name]()
@@ -377,7 +377,7 @@ def test_every_allocation_route_is_filled_with_the_rounds_pattern(name, round_in
 @pytest.mark.parametrize("round_index", range(4))
 def test_resize_growth_is_filled_and_kept_values_stay(round_index):
     """Does resize_ fill only the grown part with the round's value and keep the elements that were there?"""
-    from autograder.probe import FillUninitialized
+    from autograder.engine.probe import FillUninitialized
 
     grown = torch.arange(3.0)
     with FillUninitialized(round_index):

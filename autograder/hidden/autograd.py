@@ -1,8 +1,8 @@
 """Hidden tests of assignment 01_autograd: one ``check_<exercise>`` per graded cell.
 
-Each check receives the student's functions and classes as :class:`autograder.judge.StudentFunction` handles and
+Each check receives the student's functions and classes as :class:`autograder.engine.judge.StudentFunction` handles and
 reaches its verdict here, from plain data: gradients are compared with central differences of the student's own
-forward in float64 (:mod:`autograder.gradients`), values with the exercise's formula evaluated here in float64
+forward in float64 (:mod:`autograder.engine.gradients`), values with the exercise's formula evaluated here in float64
 (and its gradient by autograd here), stability at |x| = 1000 in float32 and float64, and the structure the text
 asks for (a custom Function's own backward, one gradient per input shaped like it, None where
 ``ctx.needs_input_grad`` is False, no autograd inside a hand-written backward, inputs left alone, no uninitialized
@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import torch
 
-from autograder.checks import expect_close, expect_plain_tensor
-from autograder.gradients import Case, Expectations, check_gradients, random_vector
-from autograder.judge import Call, GradCall, StudentFunction, TrustedFunction
-from autograder.uninit import compare_rounds
+from autograder.checks.uninit import compare_rounds
+from autograder.checks.values import expect_close, expect_plain_tensor
+from autograder.engine.gradients import Case, Expectations, check_gradients, random_vector
+from autograder.engine.judge import Call, GradCall, StudentFunction, TrustedFunction
 
 EXTREMES = (-1000.0, -100.0, -30.0, -1.0, 0.0, 0.5, 30.0, 100.0, 1000.0)
 """Inputs of the stability checks: |x| up to 1000, where exp overflows in float32 (above 88) and float64 (above 709)."""

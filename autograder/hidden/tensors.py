@@ -1,6 +1,6 @@
 """Hidden tests of assignment 00_tensors: one ``check_<function>`` per graded cell.
 
-Each check receives the student's functions as :class:`autograder.judge.StudentFunction` handles: calling one runs
+Each check receives the student's functions as :class:`autograder.engine.judge.StudentFunction` handles: calling one runs
 the student's code in their kernel and returns plain data, and every expected value and comparison stays here.
 The notebook names a check in its hidden block: ``judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)``.
 Every requirement checked here is stated in the exercise's text in the notebook; the checks follow that text, not
@@ -16,9 +16,9 @@ import math
 import numpy as np
 import torch
 
-from autograder.checks import call_with_copies, expect_close, expect_plain_tensor
-from autograder.judge import StudentFunction
-from autograder.uninit import assert_no_uninitialized_reads
+from autograder.checks.uninit import assert_no_uninitialized_reads
+from autograder.checks.values import call_with_copies, expect_close, expect_plain_tensor
+from autograder.engine.judge import StudentFunction
 
 KS_SAMPLE_SIZE = 20_000
 KS_FALSE_FAILURE = 1e-9

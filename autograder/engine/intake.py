@@ -5,7 +5,7 @@ nbformat, a file saved in cp949 by a Windows editor, cells whose nbgrader metada
 with a clear reason where it cannot (not a notebook at all). Files next to the notebook that would shadow a package
 the grader imports (a ``torch.py``) are not staged, nor are hidden files and IPython/Jupyter settings folders. A
 submission holding a link, a fifo, a device file, or more than the caps allow is refused before anything in it is
-read (:mod:`autograder.submission_files`).
+read (:mod:`autograder.engine.submission_files`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cells import nbgrader_meta
-from autograder.submission_files import RefusedSubmission, SubmissionFiles, read_regular
+from autograder.engine.cells import nbgrader_meta
+from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles, read_regular
 
 _FALLBACK_ENCODINGS = ("utf-8-sig", "cp949", "euc-kr", "latin-1")
 PROFILE_FOLDERS = frozenset({".ipython", ".jupyter"})

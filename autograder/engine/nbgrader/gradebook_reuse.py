@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, event, text
 
 _PATCHED_MODULES = (
     "nbgrader.converters.autograde", "nbgrader.preprocessors.overwritecells", "nbgrader.preprocessors.saveautogrades",
-    "nbgrader.preprocessors.latesubmissions", "nbgrader.preprocessors.overwritekernelspec", "autograder.preprocessors",
+    "nbgrader.preprocessors.latesubmissions", "nbgrader.preprocessors.overwritekernelspec", "autograder.engine.nbgrader.preprocessors",
 )
 """Modules whose ``Gradebook`` name the grading pipeline calls for each notebook."""
 

@@ -8,11 +8,11 @@ serving the connection file it was given.
 A clean room: the server starts from an allowlisted environment (no grader secret ever enters its memory, which
 every kernel inherits), forks *before* it reads a launch request (so no kernel's memory holds another's request),
 and the child drops its request before any student code runs. Its folder (``/tmp/autograder-forkserver-<owner>-*``)
-is removed when it stops, or by the next run when its owner was killed (:mod:`autograder.leftovers`).
+is removed when it stops, or by the next run when its owner was killed (:mod:`autograder.engine.kernels.leftovers`).
 
 The server must never run a parallel torch operation before forking: GNU OpenMP does not survive fork.
 
-Run as ``python -m autograder.forkserver SOCKET_PATH --preload torch,numpy``; talk to it with :class:`ForkServer`.
+Run as ``python -m autograder.engine.kernels.forkserver SOCKET_PATH --preload torch,numpy``; talk to it with :class:`ForkServer`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from autograder.leftovers import owned_folder, remove_folder, remove_stale
+from autograder.engine.kernels.leftovers import owned_folder, remove_folder, remove_stale
 
 DEFAULT_PRELOAD = (
-    "numpy", "torch", "ipykernel.kernelapp", "autograder.probe",
+    "numpy", "torch", "ipykernel.kernelapp", "autograder.engine.probe",
     # What every kernel imports while it sets itself up (the shell, its history, the debugger) or while it is
     # judged: imported once here, never run. Importing them starts no thread, so forking stays safe.
     "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.interactiveshell",
@@ -54,10 +54,10 @@ _UNIX_PATH_MAX = 107
 
 def _warm_up() -> None:
     """Pay one-time costs of the grader's own checks here, once, instead of in every kernel."""
-    if "autograder.probe" in sys.modules:
+    if "autograder.engine.probe" in sys.modules:
         import torch
 
-        from autograder.probe import FillUninitialized
+        from autograder.engine.probe import FillUninitialized
 
         # The first TorchDispatchMode of a process costs ~1.5 s; every forked kernel inherits the warm state.
         with FillUninitialized(0):
@@ -72,8 +72,13 @@ def _become_kernel(connection: socket.socket) -> None:
 
 def _contain(connection: socket.socket) -> list[str]:
     """Apply the request's containment; return only the kernel's arguments (the request dies with this frame)."""
-    from autograder.sandbox import (
-        Limits, apply_rlimits, drop_privileges, install_audit_hook, isolate_filesystem, isolate_ipc_and_cgroups,
+    from autograder.engine.kernels.sandbox import (
+        Limits,
+        apply_rlimits,
+        drop_privileges,
+        install_audit_hook,
+        isolate_filesystem,
+        isolate_ipc_and_cgroups,
         isolate_network,
     )
 
@@ -326,7 +331,7 @@ class ForkServer:
         # Keep torch single-threaded in the server: a parallel op before fork hangs the children (OpenMP).
         env.update(OMP_NUM_THREADS="1", HOME=self._dir)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", self.socket_path, "--preload", ",".join(self.preload),
+            [sys.executable, "-m", "autograder.engine.kernels.forkserver", self.socket_path, "--preload", ",".join(self.preload),
              "--parent", str(os.getpid())],
             stdout=subprocess.PIPE, stderr=open(os.path.join(self._dir, "server.log"), "ab"), text=True, env=env,
         )

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from autograder.judge import StudentFunction, local_function
+from autograder.engine.judge import StudentFunction, local_function
 
 
 def _describe(value: Any) -> str:

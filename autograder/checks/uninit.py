@@ -7,7 +7,7 @@ NaN back into a correct-looking zero. So the function runs several times, each t
 allocation filled with a different pattern (NaN, a large positive value, a large negative value, zero), and the
 results are compared: if they differ, the result depends on what happened to be in memory.
 
-Allocations are intercepted at the ATen dispatcher (:class:`autograder.probe.FillUninitialized`), so every route
+Allocations are intercepted at the ATen dispatcher (:class:`autograder.engine.probe.FillUninitialized`), so every route
 is caught: ``torch.empty``, ``from torch import empty``, ``empty_like``, ``new_empty``, ``empty_strided``,
 ``empty_permuted``, ``torch.Tensor(n)``, ``torch.FloatTensor(n)``, ``x.new(n)``, ``torch.empty(n, out=t)``, growth
 by ``resize_``, ``resize_as_`` and the functional ``resize``, storages grown by ``set_``, and storages made directly
@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from autograder.judge import Call, StudentFunction, local_function, same_values
-from autograder.probe import FILL_ROUNDS, fill_value
+from autograder.engine.judge import Call, StudentFunction, local_function, same_values
+from autograder.engine.probe import FILL_ROUNDS, fill_value
 
 NOT_INTERCEPTED = {
     "aten::_copy_from_and_resize": "copies every element of its source into the resized result",

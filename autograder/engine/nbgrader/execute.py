@@ -1,9 +1,9 @@
 """nbgrader's Execute preprocessor, contained: fast fork-server kernels, time and output limits, and recovery.
 
 Configured in ``nbgrader_config.py`` as the first autograde preprocessor, so plain ``nbgrader autograde`` and
-``python -m autograder.grade`` execute submissions identically. What changes against stock nbgrader:
+``python -m autograder.engine.grade`` execute submissions identically. What changes against stock nbgrader:
 
-- kernels come from :class:`autograder.kernels.ContainedKernelManager` (fork server, limits, no network);
+- kernels come from :class:`autograder.engine.kernels.manager.ContainedKernelManager` (fork server, limits, no network);
 - besides the per-cell timeout there is a per-notebook wall-clock budget;
 - a cell that hangs even through KeyboardInterrupt, or that kills its kernel, gets an error output that says so;
   the kernel is restarted, the cells that had succeeded are replayed, and grading goes on, so the other tests
@@ -30,11 +30,11 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from autograder.cells import is_test_cell, strip_hidden_tests
-from autograder.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
-from autograder.judge import PROBE_SOURCE, JudgeChannelError, directives, verdict
-from autograder.kernels import STOPPING, ContainedKernelManager
-from autograder.layout import course_layout
+from autograder.engine.cells import is_test_cell, strip_hidden_tests
+from autograder.engine.incidents import RECORD_SUFFIX as INCIDENTS_SUFFIX
+from autograder.engine.judge import PROBE_SOURCE, JudgeChannelError, directives, verdict
+from autograder.engine.kernels.manager import STOPPING, ContainedKernelManager
+from autograder.engine.layout import course_layout
 
 TAMPERED = (
     "채점에 쓰이는 환경(torch, numpy, 내장 함수, IPython의 실행 장치 중 {names})이 바뀐 것이 감지되어 이 셀의 점수를 줄 수 "
@@ -372,7 +372,7 @@ class ContainedExecute(Execute):
 
         The grader listens on a fresh unix socket in the kernel's own folder; the probe, loaded as a module under a
         random name, connects to it and answers every later request on a thread of its own (``probe.serve``), so
-        requests and replies never pass through IPython (see :mod:`autograder.probe`).
+        requests and replies never pass through IPython (see :mod:`autograder.engine.probe`).
         """
         self._close_judge_channel()
         self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"

@@ -1,7 +1,7 @@
 """A jupyter_client kernel manager that starts contained grading kernels, fast, from the fork server.
 
-nbgrader's Execute preprocessor uses it through :class:`autograder.execute.ContainedExecute`, so plain
-``nbgrader autograde`` and ``python -m autograder.grade`` start kernels the same way. Where the fork server cannot
+nbgrader's Execute preprocessor uses it through :class:`autograder.engine.nbgrader.execute.ContainedExecute`, so plain
+``nbgrader autograde`` and ``python -m autograder.engine.grade`` start kernels the same way. Where the fork server cannot
 be used (not Linux, or ``use_fork_server = False``), kernels start the ordinary way, with timeouts only.
 
 Each kernel gets a folder of its own inside its grading process's run folder
@@ -9,7 +9,7 @@ Each kernel gets a folder of its own inside its grading process's run folder
 the kernel's disk quota: its work folder (a copy of the submission that never follows a link), its home, its
 private /tmp, /var/tmp and /dev/shm, its log and its sockets all live there, so one cap holds for everything the
 kernel can write. The folder is unmounted and removed when the kernel is cleaned up; a run folder whose grading
-process is gone (kill -9) is removed by the next run (:mod:`autograder.leftovers`).
+process is gone (kill -9) is removed by the next run (:mod:`autograder.engine.kernels.leftovers`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode, default
 
-from autograder.forkserver import ForkServer, allowed_environment, shared_fork_server
-from autograder.layout import course_layout
-from autograder.leftovers import owned_folder, remove_folder, remove_stale
-from autograder.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree, mount_room
-from autograder.submission_files import SubmissionFiles
+from autograder.engine.kernels.forkserver import ForkServer, allowed_environment, shared_fork_server
+from autograder.engine.kernels.leftovers import owned_folder, remove_folder, remove_stale
+from autograder.engine.kernels.sandbox import SCRATCH_MOUNTS, Limits, ProcessTree, mount_room
+from autograder.engine.layout import course_layout
+from autograder.engine.submission_files import SubmissionFiles
 
 _live_managers: "weakref.WeakSet[ContainedKernelManager]" = weakref.WeakSet()
 STOPPING = threading.Event()
@@ -239,7 +239,7 @@ class ContainedKernelManager(AsyncKernelManager):
         config=True
     )
     first_sandbox_uid = Integer(61000, help="Kernels run as uids from here on, one per running kernel.").tag(config=True)
-    client_class = DottedObjectName("autograder.kernels.BoundedKernelClient")
+    client_class = DottedObjectName("autograder.engine.kernels.manager.BoundedKernelClient")
     client_factory = Type(BoundedKernelClient, klass=AsyncKernelClient)
 
     @default("context")

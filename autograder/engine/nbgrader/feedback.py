@@ -2,11 +2,11 @@
 
 Stock ``generate_feedback`` renders the autograded notebook as it is (nbgrader issue #917): the hidden tests that
 ``autograde`` put back into every test cell, and full tracebacks that quote hidden-test source lines and the grader's
-file paths. :class:`HideHiddenTests` removes both and keeps the failure message; :class:`autograder.inert.InertNotebook`
+file paths. :class:`HideHiddenTests` removes both and keeps the failure message; :class:`autograder.engine.nbgrader.inert.InertNotebook`
 then leaves no live script in the page (also for a notebook autograded without it). Enable both in
 ``nbgrader_config.py``::
 
-    from autograder.feedback import FEEDBACK_PREPROCESSORS
+    from autograder.engine.nbgrader.feedback import FEEDBACK_PREPROCESSORS
     c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
 """
 
@@ -19,8 +19,8 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
-from autograder.cells import strip_hidden_tests
-from autograder.inert import InertNotebook
+from autograder.engine.cells import strip_hidden_tests
+from autograder.engine.nbgrader.inert import InertNotebook
 
 
 def error_line(output: NotebookNode) -> str:
@@ -51,7 +51,7 @@ class HideHiddenTests(Preprocessor):
 
 def feedback_preprocessors() -> list[type]:
     """nbgrader's default ``GenerateFeedback.preprocessors`` with :class:`HideHiddenTests` and
-    :class:`~autograder.inert.InertNotebook` right after ``GetGrades``."""
+    :class:`~autograder.engine.nbgrader.inert.InertNotebook` right after ``GetGrades``."""
     defaults = list(GenerateFeedback.class_traits()["preprocessors"].default())
     position = defaults.index(GetGrades) + 1 if GetGrades in defaults else 0
     return [*defaults[:position], HideHiddenTests, InertNotebook, *defaults[position:]]

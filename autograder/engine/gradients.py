@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import torch
 
-from autograder.judge import Call, GradCall, Request, StudentFunction
+from autograder.engine.judge import Call, GradCall, Request, StudentFunction
 
 EPS = 1e-6
 """Step of the central differences (gradcheck's default)."""

@@ -20,9 +20,9 @@ from typing import Mapping
 import nbformat
 import torch
 
-from autograder.cells import is_test_cell, nbgrader_meta, read_notebook, strip_hidden_tests  # noqa: F401 - re-exported
 from autograder.diagnosis import Recorder, diagnose, explain_names, with_hint
-from autograder.judge import LocalStudent, verdict
+from autograder.engine.cells import is_test_cell, nbgrader_meta, read_notebook, strip_hidden_tests  # noqa: F401 - re-exported
+from autograder.engine.judge import LocalStudent, verdict
 
 
 def solution_ids(nb: nbformat.NotebookNode) -> list[str]:

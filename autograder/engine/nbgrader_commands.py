@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.layout import course_layout
+from autograder.engine.layout import course_layout
 
 
 def nbgrader_env() -> dict[str, str]:

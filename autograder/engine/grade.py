@@ -7,7 +7,7 @@ Usage (from the course root, inside the venv)::
     python -m autograder grade 00_tensors --student s01 s02  # some students
     python -m autograder grade 00_tensors --workers 4 --db postgresql://...
 
-Each submission is read defensively and staged (``autograder.intake``), then graded by nbgrader's Autograde
+Each submission is read defensively and staged (``autograder.engine.intake``), then graded by nbgrader's Autograde
 converter with the preprocessors of ``nbgrader_config.py``: exactly what ``nbgrader autograde`` does, so scores,
 formgrader, feedback and export are the same. Gradebook access is serialized inside this process (sqlite allows one
 writer), execution runs in parallel. A finished submission gets a fingerprint file; ``--changed-only`` skips
@@ -25,7 +25,7 @@ if __name__ == "__main__":
     sys.modules.setdefault("rfc3987", None)  # type: ignore[assignment]
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     if sys.platform.startswith("linux"):
-        from autograder.forkserver import shared_fork_server
+        from autograder.engine.kernels.forkserver import shared_fork_server
 
         shared_fork_server().spawn()
 
@@ -59,19 +59,19 @@ from tqdm import tqdm
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.cells import nbgrader_meta, read_notebook
-from autograder.execute import INCIDENTS_SUFFIX
-from autograder.forkserver import shared_fork_server
-from autograder.gradebook_reuse import reused_gradebooks
-from autograder.incidents import FLAG_KINDS
-from autograder.intake import Intake, fingerprint, stage
-from autograder.kernels import kill_all_kernels
-from autograder.layout import CourseLayout, course_layout
-from autograder.nbgrader_commands import generate
-from autograder.preprocessors import GRADEBOOK_LOCK
-from autograder.run_once import validators_built_once
-from autograder.submission_files import RefusedSubmission, SubmissionFiles
-from autograder.terminal import printable, printable_lines
+from autograder.engine.cells import nbgrader_meta, read_notebook
+from autograder.engine.incidents import FLAG_KINDS
+from autograder.engine.intake import Intake, fingerprint, stage
+from autograder.engine.kernels.forkserver import shared_fork_server
+from autograder.engine.kernels.manager import kill_all_kernels
+from autograder.engine.layout import CourseLayout, course_layout
+from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
+from autograder.engine.nbgrader.gradebook_reuse import reused_gradebooks
+from autograder.engine.nbgrader.preprocessors import GRADEBOOK_LOCK
+from autograder.engine.nbgrader.run_once import validators_built_once
+from autograder.engine.nbgrader_commands import generate
+from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles
+from autograder.engine.terminal import printable, printable_lines
 
 FINGERPRINT_FILE = ".autograder-fingerprint"
 
@@ -164,7 +164,7 @@ class GradingRun:
     _stop: threading.Event = field(default_factory=threading.Event)
     _keys: dict[str, str] = field(default_factory=dict)  # per assignment, once per run
     _released: dict[str, dict] = field(default_factory=dict)  # per assignment, once per run
-    _open_gradebook: Any = None  # one gradebook per worker while run() grades (autograder.gradebook_reuse)
+    _open_gradebook: Any = None  # one gradebook per worker while run() grades (autograder.engine.nbgrader.gradebook_reuse)
 
     @property
     def submitted(self) -> Path:
@@ -408,7 +408,7 @@ def summary_lines(results: list[Result], still_flagged: set[tuple[str, str]] = f
 
     ``still_flagged`` are submissions the gradebook holds as flagged: those not flagged again in this run get a
     line saying the flag comes from an earlier grading. Every string that came from a submission (student id, file
-    names in repairs, incident details, error reasons) goes through :func:`autograder.terminal.printable`: an
+    names in repairs, incident details, error reasons) goes through :func:`autograder.engine.terminal.printable`: an
     escape code in a file name must not erase a FLAG line.
     """
     graded = [r for r in results if r.status == "graded"]

@@ -10,7 +10,7 @@ import nbformat
 
 from autograder.course import release_notebook, source_notebook
 from autograder.mistakes import alternatives_for, mistakes_for
-from autograder.notebook import nbgrader_meta, read_notebook, with_solutions
+from autograder.tools.in_process import nbgrader_meta, read_notebook, with_solutions
 
 _SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 

@@ -16,7 +16,7 @@ JavaScript outputs and raw HTML in markdown cells go into the page as they are, 
   cells: `` `x > 0` `` would show as ``x &gt; 0``.)
 
 Configured in ``nbgrader_config.py`` in ``c.Autograde.autograde_preprocessors`` (after the grades are saved, so no
-score depends on it) and, through :data:`autograder.feedback.FEEDBACK_PREPROCESSORS`, in feedback.
+score depends on it) and, through :data:`autograder.engine.nbgrader.feedback.FEEDBACK_PREPROCESSORS`, in feedback.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ source notebook was graded as the source, solutions included. nbgrader offers no
 copy that can refuse (``pre_convert_hook`` swallows exceptions), but ``Autograde.exporter_class`` is configurable and
 nbgrader creates the exporter with the converter as its parent before it touches any submission. So this exporter
 puts the check in front of the converter's ``init_assignment``: a submission folder holding a link, a fifo, a device
-file, or more than the caps of :class:`autograder.submission_files.SubmissionFiles` is refused before nbgrader
+file, or more than the caps of :class:`autograder.engine.submission_files.SubmissionFiles` is refused before nbgrader
 copies a byte, through nbgrader's own per-student error path (the batch goes on; the exit status is 1). Every
 notebook is also read without following links. Configured in ``nbgrader_config.py``; the grading command refuses
 such submissions at intake already, and checks its staged copy here again.
@@ -24,7 +24,7 @@ from typing import Any
 from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 
-from autograder.submission_files import RefusedSubmission, SubmissionFiles, read_regular
+from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles, read_regular
 
 
 class CheckedNotebookExporter(NotebookExporter):

@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.cohort import demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
-from autograder.grades import score_table
-from autograder.release import generate, nbgrader_env
-from autograder.reports import label_of, misconception_labels, top_misconceptions, write_reports
-from autograder.terminal import printable
+from autograder.engine.gradebook import score_table
+from autograder.engine.reports import label_of, misconception_labels, top_misconceptions, write_reports
+from autograder.engine.terminal import printable
+from autograder.tools.cohort import demo_cohort, write_cohort
+from autograder.tools.release import generate, nbgrader_env
 
 
 def nbgrader_command(verb: str, assignment: str, workdir: Path, *extra: str, db: str | None = None) -> list[str]:
@@ -58,7 +58,7 @@ def autograde_stock(
 def grade_fast(assignment: str, workdir: Path, *extra: str, progress: bool = True) -> subprocess.CompletedProcess:
     """Grade every submission of ``assignment`` with ``python -m autograder grade`` (parallel, contained)."""
     command = [
-        sys.executable, "-m", "autograder.grade", assignment, "--root", str(REPO_ROOT),
+        sys.executable, "-m", "autograder.engine.grade", assignment, "--root", str(REPO_ROOT),
         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
         "--db", db_url(workdir), *extra, *([] if progress else ["--no-progress"]),
     ]

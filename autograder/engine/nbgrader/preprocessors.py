@@ -19,9 +19,9 @@ from nbgrader.preprocessors import (
 )
 from traitlets import Unicode
 
-from autograder.cells import is_test_cell, nbgrader_meta, read_notebook
-from autograder.incidents import flagged
-from autograder.layout import course_layout
+from autograder.engine.cells import is_test_cell, nbgrader_meta, read_notebook
+from autograder.engine.incidents import flagged
+from autograder.engine.layout import course_layout
 
 GRADEBOOK_LOCK = threading.Lock()
 """Serializes gradebook access between grading threads: sqlite allows one writer, and nbgrader gives up after 5 s."""

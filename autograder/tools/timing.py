@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.cohort import reference_solutions, submission
 from autograder.course import published_assignments, source_notebook
-from autograder.notebook import read_notebook
-from autograder.student_view import GRADER_PACKAGES, errors, run_notebook
+from autograder.tools.cohort import reference_solutions, submission
+from autograder.tools.in_process import read_notebook
+from autograder.tools.student_view import GRADER_PACKAGES, errors, run_notebook
 
 GOAL_SECONDS = 10.0
 

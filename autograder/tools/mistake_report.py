@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder.cells import strip_hidden_tests
 from autograder.course import published_assignments, source_notebook
+from autograder.engine.cells import strip_hidden_tests
 from autograder.mistakes import Mistake, mistakes_for
-from autograder.notebook import grade_in_process, points_by_test_cell, read_notebook, with_solutions
+from autograder.tools.in_process import grade_in_process, points_by_test_cell, read_notebook, with_solutions
 
 
 @dataclass

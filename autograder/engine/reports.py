@@ -9,8 +9,8 @@ misconceptions, labelled in Korean), and prints a short summary. Diagnoses are r
 (``<notebook>.grading.json``, see :mod:`autograder.diagnosis`), never from what a notebook shows. CSV files are
 UTF-8 with a BOM so that Excel shows Hangul.
 Student ids and failure messages come from submissions: their CSV cells never start a formula
-(``autograder.spreadsheet``) and the terminal summary shows control characters as visible escapes
-(``autograder.terminal``).
+(``autograder.engine.spreadsheet``) and the terminal summary shows control characters as visible escapes
+(``autograder.engine.terminal``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from nbgrader.api import Gradebook, MissingEntry, Notebook, SubmittedAssignment
 
-from autograder.cells import is_test_cell
-from autograder.incidents import RECORD_SUFFIX
-from autograder.layout import course_layout
-from autograder.spreadsheet import spreadsheet_text
-from autograder.terminal import printable
+from autograder.engine.cells import is_test_cell
+from autograder.engine.incidents import RECORD_SUFFIX
+from autograder.engine.layout import course_layout
+from autograder.engine.spreadsheet import spreadsheet_text
+from autograder.engine.terminal import printable
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # koreanize_matplotlib 0.1.1 still uses distutils

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cohort import reference_solutions, submission
 from autograder.course import REPO_ROOT, published_assignments
-from autograder.notebook import nbgrader_meta
-from autograder.student_view import _BLOCKER, GRADER_PACKAGES
+from autograder.tools.cohort import reference_solutions, submission
+from autograder.tools.in_process import nbgrader_meta
+from autograder.tools.student_view import _BLOCKER, GRADER_PACKAGES
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

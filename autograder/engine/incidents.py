@@ -2,7 +2,7 @@
 
 ``ContainedExecute`` records incidents (a dict with ``kind``, ``cell`` and ``detail``) for every notebook it runs.
 Incidents of a :data:`FLAG_KINDS` kind flag the submission: a ``FLAG`` line in the grading command's summary, the
-gradebook's ``flagged`` mark (formgrader's Flagged column, set by :class:`autograder.preprocessors.RecordFlags`),
+gradebook's ``flagged`` mark (formgrader's Flagged column, set by :class:`autograder.engine.nbgrader.preprocessors.RecordFlags`),
 and the reports. The others are ``NOTE`` lines.
 """
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.course import REPO_ROOT, published_assignments, release_notebook
-from autograder.nbgrader_commands import generate, nbgrader_env  # noqa: F401 - nbgrader_env re-exported
+from autograder.engine.nbgrader_commands import generate, nbgrader_env  # noqa: F401 - nbgrader_env re-exported
 
 # Notebook-level metadata that tools add or change without changing what students see.
 _VOLATILE_NOTEBOOK_METADATA = ("widgets", "toc", "vscode", "colab")

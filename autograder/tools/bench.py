@@ -1,4 +1,4 @@
-"""``make bench``: grade the same cohort with stock ``nbgrader autograde`` and with ``python -m autograder.grade``.
+"""``make bench``: grade the same cohort with stock ``nbgrader autograde`` and with ``python -m autograder.engine.grade``.
 
 The cohort spans every published assignment: each student hands in every assignment (their notebook of each cycles
 through that assignment's demo cohort). Stock means nbgrader's own pipeline and kernels (a course folder whose
@@ -19,12 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.cohort import SyntheticStudent, demo_cohort, write_cohort
 from autograder.course import REPO_ROOT, published_assignments
-from autograder.demo import autograde_stock, db_url, grade_fast, register_assignment
-from autograder.execute import INCIDENTS_SUFFIX
-from autograder.grades import cell_scores
-from autograder.release import nbgrader_env
+from autograder.engine.gradebook import cell_scores
+from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
+from autograder.tools.cohort import SyntheticStudent, demo_cohort, write_cohort
+from autograder.tools.demo import autograde_stock, db_url, grade_fast, register_assignment
+from autograder.tools.release import nbgrader_env
 
 _STOCK_CONFIG = '''c = get_config()
 c.CourseDirectory.course_id = {course_id!r}
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for assignment in assignments:
         register_assignment(assignment, fast)
     extra = ["--workers", str(args.workers)] if args.workers else []
-    print(f"python -m autograder.grade all: {n} notebooks ...", flush=True)
+    print(f"python -m autograder.engine.grade all: {n} notebooks ...", flush=True)
     start = time.perf_counter()
     fast_run = grade_fast("all", fast, *extra, "--json", str(workdir / "fast.json"), progress=False)
     fast_s = time.perf_counter() - start
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stock nbgrader autograde : {stock_s:7.1f} s, {60 * n / stock_s:6.1f} notebooks/min, "
           f"overhead {stock_s / n - cell_avg:5.2f} s per notebook")
     cores = min(workers, os.cpu_count() or 1)
-    print(f"python -m autograder.grade: {fast_s:7.1f} s, {60 * n / fast_s:6.1f} notebooks/min, "
+    print(f"python -m autograder.engine.grade: {fast_s:7.1f} s, {60 * n / fast_s:6.1f} notebooks/min, "
           f"overhead {fast_s * workers / n - cell_avg:5.2f} worker-s per notebook ({workers} workers), "
           f"{fast_s * cores / n - cell_avg:5.2f} core-s ({cores} cores)")
     for line in breakdown_lines(workdir / "fast.json", workers, fast_s, n):

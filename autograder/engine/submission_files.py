@@ -6,7 +6,7 @@ blocks its reader forever and a device node reads forever. So every entry of a s
 a directory; folders are walked through file descriptors (``openat`` with ``O_NOFOLLOW``), every file is opened with
 ``O_NOFOLLOW | O_NONBLOCK`` and checked to be regular before a byte is read, and what is staged is capped in number
 and size. Intake (the grading command), the exporter of plain ``nbgrader autograde``
-(:mod:`autograder.submission_exporter`) and the copy into each kernel's work folder (:mod:`autograder.kernels`) all
+(:mod:`autograder.engine.nbgrader.submission_exporter`) and the copy into each kernel's work folder (:mod:`autograder.engine.kernels.manager`) all
 go through here.
 
 Not covered: a regular file with several hard links is read like any other file (a submission cannot carry hard

@@ -3,9 +3,9 @@
 nbgrader's ``CsvExportPlugin`` joins fields with commas without quoting: a student id ``=SUM(1+1)`` becomes a
 formula in Excel, and an id with a comma or a line break shifts columns or forges a row. :class:`SafeCsvExport`
 writes the same columns and rows with Python's csv module (quoting where needed) and passes every text field through
-:func:`autograder.spreadsheet.spreadsheet_text`; scores stay numbers. Enabled in ``nbgrader_config.py``::
+:func:`autograder.engine.spreadsheet.spreadsheet_text`; scores stay numbers. Enabled in ``nbgrader_config.py``::
 
-    c.ExportApp.plugin_class = "autograder.export.SafeCsvExport"
+    c.ExportApp.plugin_class = "autograder.engine.nbgrader.export.SafeCsvExport"
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import csv
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
 
-from autograder.spreadsheet import spreadsheet_text
+from autograder.engine.spreadsheet import spreadsheet_text
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
            "late_submission_penalty", "score", "max_score"]

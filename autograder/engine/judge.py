@@ -3,23 +3,23 @@
 A test cell's hidden block holds one call, for example::
 
     ### BEGIN HIDDEN TESTS
-    from autograder.judge import judge
+    from autograder.engine.judge import judge
     judge("autograder.hidden.tensors.check_prefix_sums", prefix_sums)
     ### END HIDDEN TESTS
 
 With the course's configuration the hidden block never reaches the kernel: ``ContainedExecute`` (and the
 in-process grader of the test suite) strips it, runs the visible part, then calls ``check_prefix_sums`` itself with
 a :class:`StudentFunction`: a handle that calls the student's ``prefix_sums`` in the kernel through
-:mod:`autograder.probe` and gets back plain data. Expected values, tolerances and comparisons live only here, in a
+:mod:`autograder.engine.probe` and gets back plain data. Expected values, tolerances and comparisons live only here, in a
 process the student's code never ran in. Under stock nbgrader the same lines run in the kernel (see :func:`judge`).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from autograder import probe
-from autograder.cells import hidden_region, strip_hidden_tests  # noqa: F401 - strip_hidden_tests re-exported
-from autograder.layout import course_layout
+from autograder.engine import probe
+from autograder.engine.cells import hidden_region, strip_hidden_tests  # noqa: F401 - strip_hidden_tests re-exported
+from autograder.engine.layout import course_layout
 
 DIRECTIVE = re.compile(r'\bjudge\(\s*"([\w.]+)"\s*((?:,\s*\w+\s*)*)\)')
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
@@ -135,7 +135,7 @@ class StudentFunction:
         return call.result
 
     def rounds(self, *args: Any) -> list[Call]:
-        """One call per fill pattern of uninitialized memory (see :mod:`autograder.uninit`)."""
+        """One call per fill pattern of uninitialized memory (see :mod:`autograder.checks.uninit`)."""
         return [_to_call(r) for r in self._request(args, rounds=True)["rounds"]]
 
     # -- gradients, batches and objects (issue 13) -------------------------------------------------------------
@@ -323,7 +323,7 @@ def same_values(first: Any, other: Any) -> bool:
 
 # ------------------------------------------------------------------------------------------------ gradients, batches
 # and objects (issue 13): what autograd checks and later modules' checks ask of the student's kernel, as plain data.
-# Every expected value and comparison still lives in the grader; see the section comment in autograder/probe.py.
+# Every expected value and comparison still lives in the grader; see the section comment in autograder/engine/probe.py.
 
 class TrustedFunction:
     """A test function from the probe's fixed table: sent by name, never as code; callable here for expectations."""
