@@ -38,7 +38,7 @@ c.Autograde.exporter_class = "autograder.engine.nbgrader.submission_exporter.Che
 # Never copied between submitted/, autograded/ and feedback/: the grader's own records of a grading stay with the
 # instructor (a zipped feedback/ folder goes to students).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".ipython", ".jupyter",
-                            "*.grading.json", ".autograder-fingerprint"]
+                            "*.grading.json", ".autograder-graded"]
 c.Autograde.autograde_preprocessors = [
     "autograder.engine.nbgrader.execute.ContainedExecute",
     IgnorePattern,

@@ -108,7 +108,7 @@ MUTANTS = [
         ("nbgrader_config.py", '    "autograder.engine.nbgrader.preprocessors.RecordFlags",\n', ""),
     ), ("tests/test_grading_day.py", "-k", "flag_is_kept or listed_again or plain_nbgrader_flags")),
     Mutant("grading_records_copied_into_feedback", (
-        ("nbgrader_config.py", '                            "*.grading.json", ".autograder-fingerprint"]', "]"),
+        ("nbgrader_config.py", '                            "*.grading.json", ".autograder-graded"]', "]"),
     ), ("tests/test_grading_day.py", "-k", "feedback_holds_no_internal_file")),
     Mutant("process_cap_not_reported", (
         ("autograder/engine/kernels/manager.py", "        cap_hits = tree.process_cap_hits()  # read before the cgroup goes away",

@@ -19,7 +19,7 @@ from pg import create_database
 from traitlets.config import Config
 
 from autograder.course import REPO_ROOT, release_notebook, source_notebook
-from autograder.engine.grade import FINGERPRINT_FILE, GradingRun
+from autograder.engine.grade import GRADED_MARKER, GradingRun
 from autograder.engine.gradebook import cell_scores
 from autograder.mistakes import alternatives_for, mistakes_for
 from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
@@ -132,8 +132,8 @@ def _results(workdir: Path) -> dict[str, dict]:
 
 
 def _finished(workdir: Path) -> set[str]:
-    """Students whose grading finished (the fingerprint that --changed-only reads is written last)."""
-    return {path.parent.parent.name for path in (workdir / "autograded").glob(f"*/{ASSIGNMENT}/{FINGERPRINT_FILE}")}
+    """Students whose grading finished (the graded marker that --changed-only reads is written last)."""
+    return {path.parent.parent.name for path in (workdir / "autograded").glob(f"*/{ASSIGNMENT}/{GRADED_MARKER}")}
 
 
 def _wait_until_finished(workdir: Path, process: subprocess.Popen, count: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine.intake import fingerprint
+from autograder.engine.intake import submission_digest
 from autograder.engine.nbgrader.submission_exporter import CheckedNotebookExporter
 from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles, read_regular, shown
 
@@ -159,13 +159,13 @@ def test_exporter_never_reads_a_notebook_through_a_link(submission):
         exporter.from_filename(str(submission / "linked.ipynb"))
 
 
-def test_fingerprint_never_follows_a_link(submission, tmp_path):
-    """Does the fingerprint of a folder hash a link by its name, never by what it points to?"""
+def test_submission_digest_never_follows_a_link(submission, tmp_path):
+    """Does the digest of a submission folder hash a link by its name, never by what it points to?"""
     target = tmp_path / "target.txt"
     target.write_text("one")
     (submission / "link").symlink_to(target)
-    before = fingerprint(submission)
+    before = submission_digest(submission)
     target.write_text("two")
-    assert fingerprint(submission) == before
+    assert submission_digest(submission) == before
     os.mkfifo(submission / "pipe")  # hashed by name and kind, never opened
-    assert fingerprint(submission) != before
+    assert submission_digest(submission) != before

@@ -10,7 +10,7 @@ Usage (from the course root, inside the venv)::
 Each submission is read defensively and staged (``autograder.engine.intake``), then graded by nbgrader's Autograde
 converter with the preprocessors of ``nbgrader_config.py``: exactly what ``nbgrader autograde`` does, so scores,
 formgrader, feedback and export are the same. Gradebook access is serialized inside this process (sqlite allows one
-writer), execution runs in parallel. A finished submission gets a fingerprint file; ``--changed-only`` skips
+writer), execution runs in parallel. A finished submission gets a graded marker (its files' digest and the grading key); ``--changed-only`` skips
 submissions whose files did not change, and an interrupted run (Ctrl-C, kill -9) simply grades the rest next time.
 """
 
@@ -61,7 +61,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.engine.cells import nbgrader_meta, read_notebook
 from autograder.engine.incidents import FLAG_KINDS
-from autograder.engine.intake import Intake, fingerprint, stage
+from autograder.engine.intake import Intake, stage, submission_digest
 from autograder.engine.kernels.forkserver import shared_fork_server
 from autograder.engine.kernels.manager import kill_all_kernels
 from autograder.engine.layout import CourseLayout, course_layout
@@ -73,7 +73,8 @@ from autograder.engine.nbgrader_commands import generate
 from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles
 from autograder.engine.terminal import printable, printable_lines
 
-FINGERPRINT_FILE = ".autograder-fingerprint"
+GRADED_MARKER = ".autograder-graded"
+"""Written beside a graded notebook: ``<digest of the submitted files>:<grading key>``; --changed-only compares it."""
 
 STAGING_DIR = ".autograder-staged"
 
@@ -247,14 +248,14 @@ class GradingRun:
         assignment, student = result.assignment, result.student
         submitted = self.submitted / student / assignment
         try:
-            # Before anything in it is read (even to fingerprint it): a link or a fifo is refused unread.
+            # Before anything in it is read (even to digest it): a link or a fifo is refused unread.
             self.files.check(submitted, below=self.submitted)
         except RefusedSubmission as refusal:
             result.error = str(refusal)
             self._forget(assignment, student)
             return
-        done_marker = self.autograded / student / assignment / FINGERPRINT_FILE
-        expected = f"{fingerprint(submitted)}:{self.grading_key(assignment)}"
+        done_marker = self.autograded / student / assignment / GRADED_MARKER
+        expected = f"{submission_digest(submitted)}:{self.grading_key(assignment)}"
         if self.changed_only and done_marker.exists() and done_marker.read_text() == expected:
             result.status = "skipped"
             self._read_score(result)

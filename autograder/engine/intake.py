@@ -171,7 +171,7 @@ def stage(
     return intake
 
 
-def fingerprint(folder: Path) -> str:
+def submission_digest(folder: Path) -> str:
     """A hash of every file under ``folder`` (names and bytes): grading is redone only when it changes.
 
     Links and special files are hashed by name and kind only, never followed or read.
