@@ -287,8 +287,15 @@ MUTANTS += [
          "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n        changed = []\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("autograd_inside_backward_not_counted", (
-        ("autograder/engine/probe.py", "                if counter.depth:\n                    counter.in_backward += 1\n", ""),
+        ("autograder/engine/probe.py", "                    if counter.depth:\n                        counter.in_backward += 1\n", ""),
     ), (JUDGE_TESTS, "-k", "autograd_inside")),
+    Mutant("replay_counts_every_threads_autograd", (
+        ("autograder/diagnosis.py", "                    with probe.count_autograd_in_this_thread_only():\n",
+         "                    if True:\n"),
+    ), ("tests/test_diagnosis.py", "-k", "other_threads")),
+    Mutant("kernel_counting_scope_not_fingerprinted", (
+        ("autograder/engine/probe.py", '    entries["probe._THREADS_COUNTING_ONLY_THEMSELVES"] = (\n', "    _ = (\n"),
+    ), ("tests/test_diagnosis.py", "-k", "counts_only_one_thread")),
     Mutant("raw_backward_not_inspected", (
         ("autograder/engine/gradients.py", "    if expect.raw and call.raw is not None:", "    if False:"),
     ), ("tests/test_mistake_bank.py", "-k", "linear_bias_gradient_not_summed or linear_ignores_needs_input_grad")),

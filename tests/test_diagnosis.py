@@ -5,8 +5,10 @@ sample through real kernels, in the feedback and in the reports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
 
 import pytest
 import torch
@@ -280,3 +282,81 @@ def test_recording_keeps_a_checks_batch_one_round_trip():
     assert round_trips == [2]
     assert [call.result.tolist() for call in calls] == [[2.0, 2.0], [2.0, 2.0, 2.0]]
     assert [request["seed"] for request, _ in recorder.observations] == [104_729, 2 * 104_729]
+
+
+# ------------------------------------------------------------------------------------------------ threads in the grader
+
+def _autograd_in_another_thread(runs: int, start: threading.Event) -> threading.Thread:
+    """A thread that waits for ``start`` and then runs autograd ``runs`` times (as a hidden check's own does)."""
+
+    def work() -> None:
+        start.wait()
+        for _ in range(runs):
+            x = torch.ones(3, requires_grad=True)
+            torch.autograd.grad((x * x).sum(), x)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("this_thread_only", [False, True])
+def test_autograd_counter_sees_other_threads_only_outside_a_replay(this_thread_only):
+    """Does a replay in the grader count only its own thread's autograd (another thread's check runs autograd at the
+    same time), while a kernel's counter, outside that context, still counts every thread's?"""
+
+    start = threading.Event()
+    scope = probe.count_autograd_in_this_thread_only() if this_thread_only else contextlib.nullcontext()
+    with scope, probe._AutogradCounter() as counter:
+        thread = _autograd_in_another_thread(5, start)
+        start.set()
+        thread.join()
+    assert counter.engine_runs == (0 if this_thread_only else 5)
+    assert not probe._THREADS_COUNTING_ONLY_THEMSELVES
+
+
+def test_mistake_is_diagnosed_while_other_threads_run_autograd():
+    """Is a mistake that calls autograd in its function (counted in its replies) still recognised when another of
+    the grader's threads runs autograd during the replay (issue 12: missed under four workers, found alone)?"""
+    from autograder import diagnosis
+
+    assignment, mistake = next((a, m) for a, m in MISTAKES if m.name == "mse_grad_uses_autograd")
+    namespace = mistake_namespace(assignment, mistake)
+    cell, source = next((g, s) for g, s in _test_cells(assignment).items() if g in mistake.loses_on)
+    failure, observations = _observe(dict(namespace), source)
+    assert failure and any(reply.get("autograd_calls") for _, reply in observations if isinstance(reply, dict))
+    diagnosis._REPLIES.clear()  # the replay must run now, not come from an earlier test's cache
+
+    original = namespace["mse_grad"]
+
+    def mse_grad_while_another_thread_runs_autograd(*args, **kwargs):
+        start = threading.Event()
+        thread = _autograd_in_another_thread(3, start)
+        start.set()
+        thread.join()  # the other thread's autograd ran while this call is being counted
+        return original(*args, **kwargs)
+
+    namespace["mse_grad"] = mse_grad_while_another_thread_runs_autograd  # the bank's namespace, used by the replay
+    try:
+        found = diagnose(source, cell, observations)
+    finally:
+        namespace["mse_grad"] = original
+    assert mistake.name in found.names, found.names
+
+
+def test_a_kernel_that_counts_only_one_thread_changes_the_fingerprint():
+    """Would student code that makes the kernel's counter ignore other threads (to hide autograd in a thread) be
+    seen as tampering?"""
+    before = probe.fingerprint()
+    probe._THREADS_COUNTING_ONLY_THEMSELVES.add(1)
+    try:
+        assert probe.fingerprint() != before
+    finally:
+        probe._THREADS_COUNTING_ONLY_THEMSELVES.discard(1)
+    original = probe._AutogradCounter.counts_here
+    probe._AutogradCounter.counts_here = lambda self: False
+    try:
+        assert probe.fingerprint() != before
+    finally:
+        probe._AutogradCounter.counts_here = original
+    assert probe.fingerprint() == before

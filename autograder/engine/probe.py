@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import random
+import threading
 from typing import Any
 
 import numpy as np
@@ -741,6 +742,28 @@ def _error(error: BaseException) -> dict:
 
 # -- counting autograd ------------------------------------------------------------------------------------------------
 
+_THREADS_COUNTING_ONLY_THEMSELVES: set[int] = set()
+"""Threads inside :func:`count_autograd_in_this_thread_only`; always empty in a kernel (the fingerprint shows it)."""
+
+
+@contextlib.contextmanager
+def count_autograd_in_this_thread_only():
+    """Calls handled by this thread in this context count only the autograd this thread runs.
+
+    For the grader, which replays bank code (autograder/diagnosis.py) while its other threads run hidden checks that
+    use autograd themselves: the engine is swapped process-wide, and without this their runs would be counted as the
+    replayed function's. On the CPU a backward runs on the thread that started it. A kernel never enters this
+    context: there every thread's autograd counts, so student code cannot hide a backward in a thread of its own (a
+    kernel whose set is not empty changes the fingerprint: tampering).
+    """
+    me = threading.get_ident()
+    _THREADS_COUNTING_ONLY_THEMSELVES.add(me)
+    try:
+        yield
+    finally:
+        _THREADS_COUNTING_ONLY_THEMSELVES.discard(me)
+
+
 class _AutogradCounter:
     """While active, counts every run of the autograd engine and every custom ``backward`` that runs.
 
@@ -759,6 +782,13 @@ class _AutogradCounter:
         self.depth = 0
         self.backward_runs: list[str] = []
         self.replaced = False
+        me = threading.get_ident()
+        self.thread = me if me in _THREADS_COUNTING_ONLY_THEMSELVES else None
+        """Only this thread's autograd is counted (see :func:`count_autograd_in_this_thread_only`); None: every thread's."""
+
+    def counts_here(self) -> bool:
+        """Whether autograd run by the current thread is counted."""
+        return self.thread is None or threading.get_ident() == self.thread
 
     def __enter__(self) -> "_AutogradCounter":
         from torch.autograd.function import BackwardCFunction
@@ -771,15 +801,18 @@ class _AutogradCounter:
 
         class CountingEngine:
             def run_backward(self, *args: Any, **kwargs: Any) -> Any:
-                counter.engine_runs += 1
-                if counter.depth:
-                    counter.in_backward += 1
+                if counter.counts_here():
+                    counter.engine_runs += 1
+                    if counter.depth:
+                        counter.in_backward += 1
                 return original_engine.run_backward(*args, **kwargs)
 
             def __getattr__(self, name: str) -> Any:
                 return getattr(original_engine, name)
 
         def counted_apply(node: Any, *args: Any) -> Any:
+            if not counter.counts_here():
+                return original_apply(node, *args)
             counter.depth += 1
             forward = getattr(type(node), "_forward_cls", None)
             counter.backward_runs.append(f"{getattr(forward, '__module__', '?')}.{getattr(forward, '__qualname__', '?')}")
@@ -1257,5 +1290,10 @@ def _gradient_fingerprint() -> dict[str, str]:
         entries[f"probe.{name}"] = _describe(globals().get(name))
     for name in ("torch", "np", "json", "encode", "decode"):
         entries[f"probe.globals[{name!r}]"] = _describe(globals().get(name))
+    for name in ("__init__", "__enter__", "__exit__", "counts_here"):
+        member = getattr(_AutogradCounter, name, None)
+        entries[f"probe._AutogradCounter.{name}"] = f"{_describe(member)}:{_describe(getattr(member, '__code__', None))}"
+    entries["probe._THREADS_COUNTING_ONLY_THEMSELVES"] = (
+        f"{_describe(globals().get('_THREADS_COUNTING_ONLY_THEMSELVES'))}:{sorted(_THREADS_COUNTING_ONLY_THEMSELVES)}")
     entries["probe._JUDGE_OPS"] = repr({op: _describe(fn) for op, fn in _JUDGE_OPS.items()})
     return entries
