@@ -226,6 +226,23 @@ def test_recorded_calls_get_their_own_seeds_that_replay_exactly():
     assert other.observations[0][0] == request_1
 
 
+@pytest.mark.parametrize("op", ["call", "grad"])
+def test_seeded_call_and_grad_requests_replay_from_their_seed(op):
+    """Do the judge's call and grad requests (as checks of objects and gradients send them) also start the global random
+    state from the request's seed, so that a replayed mistake that draws random numbers answers as in the kernel?"""
+    namespace = _student("def noisy(x):\n    return x * torch.rand(x.shape, dtype=x.dtype)\n")
+    request = {"op": op, "function": "noisy", "args": [probe.encode(torch.ones(3, dtype=torch.float64))]}
+    if op == "grad":
+        request.update({"requires_grad": [0], "grad_outputs": [probe.encode(torch.ones(3, dtype=torch.float64))]})
+
+    def reply(seed: int) -> dict:
+        probe.handle(namespace, json.dumps({"function": "noisy", "args": request["args"]}))  # moves the call counter
+        return json.loads(probe.handle(namespace, json.dumps({**request, "seed": seed})))
+
+    assert "error" not in reply(7) and same_reply(reply(7), reply(7))
+    assert not same_reply(reply(7), reply(8))
+
+
 def test_replies_compare_floats_within_tolerance_and_ignore_addresses():
     """Do replies count as the same across a last-bit difference or an object address, but not across a dtype?"""
     import torch

@@ -859,11 +859,13 @@ def _counts(counter: _AutogradCounter, report: dict) -> None:
 # -- one call of the student's code -----------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _fresh_global_rng(report: dict, round_index: int | None):
-    """As in :func:`_call`: fresh global random states for the call, put back after, the changed ones reported."""
+def _fresh_global_rng(report: dict, round_index: int | None, request: dict):
+    """As in :func:`_call`: fresh global random states for the call (from the grader's seed when the request has one,
+    so that a diagnosis replays it exactly), put back after, the changed ones reported."""
     original = _global_rng_states()
     _plain_calls[0] += round_index is None
-    start = _starting_rng_states(0 if round_index is not None else 104_729 * _plain_calls[0])
+    seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
+    start = _starting_rng_states(0 if round_index is not None else seed)
     _set_global_rng_states(start)
     try:
         yield
@@ -910,7 +912,7 @@ def _invoke(fn: Any, request: dict, objects: dict, round_index: int | None) -> d
         return {"refused": str(refused)}
     counter = _AutogradCounter()
     try:
-        with _fresh_global_rng(report, round_index), counter, contextlib.ExitStack() as stack:
+        with _fresh_global_rng(report, round_index, request), counter, contextlib.ExitStack() as stack:
             if round_index is not None:
                 stack.enter_context(FillUninitialized(round_index))
             result = fn(*args, **kwargs)
@@ -997,7 +999,7 @@ def _gradients(fn: Any, request: dict, objects: dict, round_index: int | None) -
     counter = _AutogradCounter()
     stage = "forward"
     try:
-        with _fresh_global_rng(report, round_index), counter, contextlib.ExitStack() as stack:
+        with _fresh_global_rng(report, round_index, request), counter, contextlib.ExitStack() as stack:
             if round_index is not None:
                 stack.enter_context(FillUninitialized(round_index))
             result = fn(*args, **kwargs)
