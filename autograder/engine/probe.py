@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import random
+import sys
 from typing import Any
 
 import numpy as np
@@ -177,6 +178,33 @@ class FillUninitialized(TorchDispatchMode):
             _fill(out, self.round_index)
         return out
 
+
+
+def _dispatch_without_importing_dynamo(mode_class: type) -> None:
+    """Let ``mode_class.__torch_dispatch__`` run without importing ``torch._dynamo`` where nothing imported it yet.
+
+    torch wraps every dispatch mode's ``__torch_dispatch__`` so that dynamo never traces into it, importing
+    ``torch._dynamo`` (about 800 modules, 1.5 s) on the first call. Where dynamo is not loaded nothing can be tracing,
+    so the plain function runs; once it is loaded (the fork server preloads it, so in every kernel), the call goes
+    through ``torch._dynamo.disable`` exactly as torch's own wrapper does.
+    """
+    wrapped = mode_class.__dict__["__torch_dispatch__"]
+    raw = getattr(wrapped, "__wrapped__", None)
+    if raw is None:  # a torch without the wrapper: nothing to do
+        return
+
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        dynamo = sys.modules.get("torch._dynamo")
+        if dynamo is None:
+            return raw(*args, **kwargs)
+        disabled = dynamo.disable(raw, recursive=True, wrapping=False)
+        setattr(raw, "__dynamo_disable", disabled)
+        return disabled(*args, **kwargs)
+
+    setattr(raw, "__dynamo_disable", dispatch)
+
+
+_dispatch_without_importing_dynamo(FillUninitialized)
 
 # ------------------------------------------------------------------------------------------------ plain-data codec
 
