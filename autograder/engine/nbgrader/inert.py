@@ -173,7 +173,7 @@ class InertNotebook(Preprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         """Rewrite every cell; drop notebook-level widget state (it makes nbconvert load a widget renderer)."""
-        self._exporter = HTMLExporter(config=self.config)
+        self._exporter = None  # made when a markdown cell must be rendered (most verdicts are remembered)
         self._rendering_key = repr(self.config)  # what else decides how markdown renders
         nb.metadata.pop("widgets", None)
         return super().preprocess(nb, resources)
@@ -204,6 +204,8 @@ class InertNotebook(Preprocessor):
         return verdict
 
     def _rendered_is_inert(self, source: str, attachments: dict) -> bool:
+        if getattr(self, "_exporter", None) is None:
+            self._exporter = HTMLExporter(config=self.config)
         try:
             rendered = self._exporter.markdown2html({"cell": {"attachments": attachments}}, source)
         except Exception:  # noqa: BLE001 - e.g. a missing attachment: what nbconvert cannot render is not kept
