@@ -223,7 +223,7 @@ def test_changed_only_regrades_when_the_inert_rules_change(tmp_path):
     shutil.copytree(REPO_ROOT / "source", course / "source")
     layout = dataclasses.replace(LAYOUT, root=course, grader_dir=course / "autograder")
     before = grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key("00_tensors")
-    inert = course / "autograder" / "inert.py"
+    inert = course / "autograder" / "engine" / "nbgrader" / "inert.py"
     inert.write_text(inert.read_text(encoding="utf-8") + "\n# one more allowed tag\n", encoding="utf-8")
     # The key is computed once per run: the next run (a new GradingRun) sees the change.
     assert grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key("00_tensors") != before

@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import random
+import sys
 import threading
 from typing import Any
 
@@ -179,6 +180,33 @@ class FillUninitialized(TorchDispatchMode):
         return out
 
 
+
+def _dispatch_without_importing_dynamo(mode_class: type) -> None:
+    """Let ``mode_class.__torch_dispatch__`` run without importing ``torch._dynamo`` where nothing imported it yet.
+
+    torch wraps every dispatch mode's ``__torch_dispatch__`` so that dynamo never traces into it, importing
+    ``torch._dynamo`` (about 800 modules, 1.5 s) on the first call. Where dynamo is not loaded nothing can be tracing,
+    so the plain function runs; once it is loaded (the fork server preloads it, so in every kernel), the call goes
+    through ``torch._dynamo.disable`` exactly as torch's own wrapper does.
+    """
+    wrapped = mode_class.__dict__["__torch_dispatch__"]
+    raw = getattr(wrapped, "__wrapped__", None)
+    if raw is None:  # a torch without the wrapper: nothing to do
+        return
+
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        dynamo = sys.modules.get("torch._dynamo")
+        if dynamo is None:
+            return raw(*args, **kwargs)
+        disabled = dynamo.disable(raw, recursive=True, wrapping=False)
+        setattr(raw, "__dynamo_disable", disabled)
+        return disabled(*args, **kwargs)
+
+    setattr(raw, "__dynamo_disable", dispatch)
+
+
+_dispatch_without_importing_dynamo(FillUninitialized)
+
 # ------------------------------------------------------------------------------------------------ plain-data codec
 
 def _qualified(obj: Any) -> str:
@@ -302,6 +330,19 @@ def _starting_rng_states(seed: int) -> tuple:
             random.Random(seed).getstate())
 
 
+_ROUND_START: list[tuple] = []
+
+
+def _round_starting_rng_states() -> tuple:
+    """:func:`_starting_rng_states` of seed 0, where every round of every call starts: made once (0.15 ms a call).
+
+    Only read: setting a global state copies it, and the comparison after a call is made for plain calls only.
+    """
+    if not _ROUND_START:
+        _ROUND_START.append(_starting_rng_states(0))
+    return _ROUND_START[0]
+
+
 def _changed_rng_states(start: tuple, end: tuple) -> list[str]:
     """Which of the global random states differ between ``start`` and ``end``."""
     changed = []
@@ -381,7 +422,7 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
     _plain_calls[0] += round_index is None
     # A seed chosen by the grader lets it replay the very same call on a banked mistake (autograder/diagnosis.py).
     seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
-    start_states = _starting_rng_states(0 if round_index is not None else seed)
+    start_states = _round_starting_rng_states() if round_index is not None else _starting_rng_states(seed)
     _set_global_rng_states(start_states)
     end_states = start_states
     try:
@@ -865,7 +906,7 @@ def _fresh_global_rng(report: dict, round_index: int | None, request: dict):
     original = _global_rng_states()
     _plain_calls[0] += round_index is None
     seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
-    start = _starting_rng_states(0 if round_index is not None else seed)
+    start = _round_starting_rng_states() if round_index is not None else _starting_rng_states(seed)
     _set_global_rng_states(start)
     try:
         yield

@@ -37,6 +37,9 @@ from autograder.engine.kernels.leftovers import owned_folder, remove_folder, rem
 
 DEFAULT_PRELOAD = (
     "numpy", "torch", "ipykernel.kernelapp", "autograder.engine.probe",
+    # torch imports dynamo lazily (1.5 s) on the first optimizer step, dispatch mode or torch.compile of a process:
+    # once here, so that no kernel pays it.
+    "torch._dynamo",
     # What every kernel imports while it sets itself up (the shell, its history, the debugger) or while it is
     # judged: imported once here, never run. Importing them starts no thread, so forking stays safe.
     "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.interactiveshell",
@@ -59,7 +62,7 @@ def _warm_up() -> None:
 
         from autograder.engine.probe import FillUninitialized
 
-        # The first TorchDispatchMode of a process costs ~1.5 s; every forked kernel inherits the warm state.
+        # The first dispatch mode of a process sets up torch's dispatcher state; every forked kernel inherits it.
         with FillUninitialized(0):
             torch.zeros(1) + 1
 
@@ -288,11 +291,13 @@ class ForkServer:
         self.socket_path = ""
         self._process: subprocess.Popen | None = None
         self._ready = False
+        self._failed: ForkServerError | None = None  # why the last start failed (not retried until spawned again)
         self._lock = threading.Lock()
 
     def spawn(self) -> None:
         """Start the server process without waiting for it (it imports torch while the caller goes on)."""
         with self._lock:
+            self._failed = None
             self._spawn()
 
     def start(self) -> None:
@@ -300,6 +305,9 @@ class ForkServer:
         with self._lock:
             if self._ready and self._process is not None and self._process.poll() is None:
                 return
+            if self._failed is not None:
+                # Several workers wait for one server: one failed start is reported to each, not retried by each.
+                raise self._failed
             self._spawn()
             assert self._process is not None and self._dir is not None
             deadline = time.monotonic() + self.start_timeout
@@ -311,7 +319,8 @@ class ForkServer:
             if line.strip() != _READY:
                 self._process.kill()
                 log = Path(self._dir, "server.log").read_text(errors="replace")[-2000:]
-                raise ForkServerError(f"the fork server did not start: {log}")
+                self._failed = ForkServerError(f"the fork server did not start: {log}")
+                raise self._failed
             self._ready = True
 
     def _spawn(self) -> None:
@@ -373,6 +382,7 @@ class ForkServer:
             finally:
                 self._process = None
                 self._ready = False
+                self._failed = None
                 if self._dir is not None:
                     remove_folder(Path(self._dir))
                     self._dir = None

@@ -160,32 +160,40 @@ class BoundedKernelClient(AsyncKernelClient):
         """Return as soon as the kernel says it is ready: its kernel_info reply, then that request's idle on iopub.
 
         jupyter_client waits instead until iopub has been silent for 0.2 s, a fixed wait in every kernel start. The
-        idle status proves that iopub is connected too; a kernel that published it before this client subscribed
-        is simply asked again.
+        idle status proves that iopub is connected too. A kernel that published it before this client subscribed
+        is asked again: at once when its iopub welcome shows that the subscription has just arrived, otherwise
+        after 0.1 s without it once the kernel has replied (1 s while it has not replied yet).
         """
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         asked: set[str] = set()
         reply = None
         while True:
             asked.add(self.kernel_info())
-            wait_until = min(deadline, time.monotonic() + 1.0)
+            wait_until = min(deadline, time.monotonic() + (1.0 if reply is None else 0.1))
             try:
                 while reply is None:
                     message = await self.shell_channel.get_msg(timeout=max(0.0, wait_until - time.monotonic()))
                     if message.get("parent_header", {}).get("msg_id") in asked:
                         reply = message
+                        wait_until = min(deadline, time.monotonic() + 0.1)
                 while True:
                     message = await self.iopub_channel.get_msg(timeout=max(0.0, wait_until - time.monotonic()))
                     if (message.get("msg_type") == "status" and message["content"].get("execution_state") == "idle"
                             and message.get("parent_header", {}).get("msg_id") in asked):
                         self._handle_kernel_info_reply(reply)
                         return
+                    if message.get("msg_type") == "iopub_welcome":
+                        break  # subscribed only now: the idle of a request asked before it is lost
             except Empty:
                 pass
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    # AsyncKernelClient binds wait_for_ready to jupyter_client's own coroutine (``wait_for_ready =
+    # KernelClient._async_wait_for_ready``), so overriding the underscore name alone changed nothing: bind ours.
+    wait_for_ready = _async_wait_for_ready
 
     def stop_channels(self) -> None:
         """Close the monitors first: the context cannot terminate while a socket of it is open."""

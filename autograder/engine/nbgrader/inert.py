@@ -162,6 +162,10 @@ def _markdown_page_is_inert(page: str) -> bool:
     return _tokens(_MARKDOWN_CLEANER.clean(page)) == _tokens(page)
 
 
+_MARKDOWN_VERDICTS: dict[tuple[str, str], bool] = {}
+_MARKDOWN_VERDICTS_MAX = 4096
+
+
 class InertNotebook(Preprocessor):
     """Rewrite a notebook so that nothing in it runs when nbconvert renders it (see the module docstring)."""
 
@@ -169,7 +173,8 @@ class InertNotebook(Preprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         """Rewrite every cell; drop notebook-level widget state (it makes nbconvert load a widget renderer)."""
-        self._exporter = HTMLExporter(config=self.config)
+        self._exporter = None  # made when a markdown cell must be rendered (most verdicts are remembered)
+        self._rendering_key = repr(self.config)  # what else decides how markdown renders
         nb.metadata.pop("widgets", None)
         return super().preprocess(nb, resources)
 
@@ -186,8 +191,23 @@ class InertNotebook(Preprocessor):
 
     def markdown_is_inert(self, source: str, attachments: dict | None = None) -> bool:
         """Whether nbconvert's rendering of this markdown (exactly what formgrader and feedback show) is inert."""
+        if attachments:
+            return self._rendered_is_inert(source, attachments)
+        # Most markdown of a cohort is the release's own: its verdict is remembered, per source and configuration.
+        key = (getattr(self, "_rendering_key", ""), source)
+        verdict = _MARKDOWN_VERDICTS.get(key)
+        if verdict is None:
+            verdict = self._rendered_is_inert(source, {})
+            if len(_MARKDOWN_VERDICTS) >= _MARKDOWN_VERDICTS_MAX:
+                _MARKDOWN_VERDICTS.clear()
+            _MARKDOWN_VERDICTS[key] = verdict
+        return verdict
+
+    def _rendered_is_inert(self, source: str, attachments: dict) -> bool:
+        if getattr(self, "_exporter", None) is None:
+            self._exporter = HTMLExporter(config=self.config)
         try:
-            rendered = self._exporter.markdown2html({"cell": {"attachments": attachments or {}}}, source)
+            rendered = self._exporter.markdown2html({"cell": {"attachments": attachments}}, source)
         except Exception:  # noqa: BLE001 - e.g. a missing attachment: what nbconvert cannot render is not kept
             return False
         return html_is_inert(rendered)
