@@ -4,7 +4,8 @@ The cohort spans every published assignment: each student hands in every assignm
 through that assignment's demo cohort). Stock means nbgrader's own pipeline and kernels (a course folder whose
 nbgrader_config.py only sets the course id and the solution stub), one notebook at a time, one `nbgrader autograde`
 per assignment; the command grades them all in one run (``all``). Prints notebooks per minute for both, the
-per-notebook overhead (grading time minus cell execution time), and as its last line
+per-notebook overhead (grading time minus cell execution time), what misconception diagnosis adds (the command run
+again on the same cohort with ``--set ContainedExecute.diagnose=False``), and as its last line
 ``speedup <ratio>x over stock nbgrader autograde, identical scores: yes|no``.
 """
 
@@ -74,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir)
     assignments = published_assignments()
     cohorts = {assignment: bench_cohort(assignment, args.students) for assignment in assignments}
-    stock, fast = workdir / "stock", workdir / "fast"
+    stock, fast, undiagnosed = workdir / "stock", workdir / "fast", workdir / "fast_undiagnosed"
     root = stock_course(workdir / "stock_course")
     for assignment, students in cohorts.items():
-        for folder in (stock, fast):
+        for folder in (stock, fast, undiagnosed):
             write_cohort(assignment, students, folder / "submitted")
         subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                         f"--CourseDirectory.release_directory={workdir / 'stock_release'}", f"--db={db_url(stock)}"],
@@ -94,12 +95,17 @@ def main(argv: list[str] | None = None) -> int:
 
     for assignment in assignments:
         register_assignment(assignment, fast)
+        register_assignment(assignment, undiagnosed)
     extra = ["--workers", str(args.workers)] if args.workers else []
     print(f"python -m autograder.engine.grade all: {n} notebooks ...", flush=True)
     start = time.perf_counter()
     fast_run = grade_fast("all", fast, *extra, "--json", str(workdir / "fast.json"), progress=False)
     fast_s = time.perf_counter() - start
     workers = args.workers or _workers_from(fast_run.stdout)
+    print(f"python -m autograder.engine.grade all, diagnosis off: {n} notebooks ...", flush=True)
+    start = time.perf_counter()
+    grade_fast("all", undiagnosed, *extra, "--set", "ContainedExecute.diagnose=False", progress=False)
+    undiagnosed_s = time.perf_counter() - start
 
     differing = [f"{assignment}/{s.student_id}" for assignment, students in cohorts.items() for s in students
                  if cell_scores(db_url(stock), assignment, s.student_id) != cell_scores(db_url(fast), assignment, s.student_id)
@@ -115,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{fast_s * cores / n - cell_avg:5.2f} core-s ({cores} cores)")
     for line in breakdown_lines(workdir / "fast.json", workers, fast_s, n):
         print(line)
+    diagnosed_cells = sum(len(json.loads(path.read_text(encoding="utf-8")).get("diagnoses", {}))
+                          for path in (fast / "autograded").glob(f"*/*/*{INCIDENTS_SUFFIX}"))
+    print(f"misconception diagnosis: {fast_s:.1f} s with it ({diagnosed_cells} failing cells named a misconception), {undiagnosed_s:.1f} s "
+          f"without (--set ContainedExecute.diagnose=False): {100 * (fast_s / undiagnosed_s - 1):+.1f}%")
     if differing:
         print(f"scores differ for: {', '.join(differing)}")
     print(f"speedup {stock_s / fast_s:.1f}x over stock nbgrader autograde, identical scores: "
