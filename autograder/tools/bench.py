@@ -5,7 +5,7 @@ through that assignment's demo cohort). Stock means nbgrader's own pipeline and 
 nbgrader_config.py only sets the course id and the solution stub), one notebook at a time, one `nbgrader autograde`
 per assignment; the command grades them all in one run (``all``). Prints notebooks per minute for both, the
 per-notebook overhead (grading time minus cell execution time), what misconception diagnosis adds (the command run
-again on the same cohort with ``--set ContainedExecute.diagnose=False``), and as its last line
+again on the same cohort, alternating with ``--set ContainedExecute.diagnose=False`` and without), and as its last line
 ``speedup <ratio>x over stock nbgrader autograde, identical scores: yes|no``.
 """
 
@@ -95,17 +95,23 @@ def main(argv: list[str] | None = None) -> int:
 
     for assignment in assignments:
         register_assignment(assignment, fast)
-        register_assignment(assignment, undiagnosed)
     extra = ["--workers", str(args.workers)] if args.workers else []
     print(f"python -m autograder.engine.grade all: {n} notebooks ...", flush=True)
     start = time.perf_counter()
     fast_run = grade_fast("all", fast, *extra, "--json", str(workdir / "fast.json"), progress=False)
     fast_s = time.perf_counter() - start
     workers = args.workers or _workers_from(fast_run.stdout)
-    print(f"python -m autograder.engine.grade all, diagnosis off: {n} notebooks ...", flush=True)
-    start = time.perf_counter()
-    grade_fast("all", undiagnosed, *extra, "--set", "ContainedExecute.diagnose=False", progress=False)
-    undiagnosed_s = time.perf_counter() - start
+    print(f"diagnosis on and off, alternating: the command again, 3 times on {n} notebooks ...", flush=True)
+    with_diagnosis, without_diagnosis = [fast_s], []
+    for index, diagnose in enumerate((False, True, False)):
+        folder = undiagnosed / str(index)
+        shutil.copytree(undiagnosed / "submitted", folder / "submitted")
+        for assignment in assignments:
+            register_assignment(assignment, folder)
+        start = time.perf_counter()
+        grade_fast("all", folder, *extra, *([] if diagnose else ["--set", "ContainedExecute.diagnose=False"]),
+                   progress=False)
+        (with_diagnosis if diagnose else without_diagnosis).append(time.perf_counter() - start)
 
     differing = [f"{assignment}/{s.student_id}" for assignment, students in cohorts.items() for s in students
                  if cell_scores(db_url(stock), assignment, s.student_id) != cell_scores(db_url(fast), assignment, s.student_id)
@@ -123,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     diagnosed_cells = sum(len(json.loads(path.read_text(encoding="utf-8")).get("diagnoses", {}))
                           for path in (fast / "autograded").glob(f"*/*/*{INCIDENTS_SUFFIX}"))
-    print(f"misconception diagnosis: {fast_s:.1f} s with it ({diagnosed_cells} failing cells named a misconception), {undiagnosed_s:.1f} s "
-          f"without (--set ContainedExecute.diagnose=False): {100 * (fast_s / undiagnosed_s - 1):+.1f}%")
+    on, off = (sum(times) / len(times) for times in (with_diagnosis, without_diagnosis))
+    print(f"misconception diagnosis: {on:.1f} s with it ({diagnosed_cells} failing cells named a misconception), "
+          f"{off:.1f} s without (--set ContainedExecute.diagnose=False), means of 2 alternating runs: "
+          f"{100 * (on / off - 1):+.1f}%")
     if differing:
         print(f"scores differ for: {', '.join(differing)}")
     print(f"speedup {stock_s / fast_s:.1f}x over stock nbgrader autograde, identical scores: "
