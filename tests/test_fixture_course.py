@@ -16,7 +16,12 @@ from autograder.engine.judge import directives, resolve
 from autograder.engine.layout import course_layout
 from autograder.tools.cohort import reference_solutions
 from autograder.tools.in_process import (
-    grade_in_process, nbgrader_meta, points_by_test_cell, read_notebook, release_stubs, strip_hidden_tests,
+    grade_in_process,
+    nbgrader_meta,
+    points_by_test_cell,
+    read_notebook,
+    release_stubs,
+    strip_hidden_tests,
     with_solutions,
 )
 from autograder.tools.release import stale_notebooks
@@ -40,6 +45,16 @@ def test_the_fixture_course_is_selected():
     assert course_layout() is fixture_course.LAYOUT and course_layout().published() == [ASSIGNMENT]
     assert points_by_test_cell(read_notebook(fixture_course.release_notebook())) == {
         TEST_OF["double_solution"]: 1.0, TEST_OF["column_sums_solution"]: 2.0, TEST_OF["prefix_sums_solution"]: 2.0}
+
+
+def test_its_nbgrader_configuration_is_the_course_pipeline_with_its_own_id():
+    """Does the fixture's nbgrader_config.py give its own course id and the course's grading pipeline?"""
+    from autograder.engine.grade import load_config
+
+    fixture, course = load_config(fixture_course.ROOT), load_config(fixture_course.ROOT.parents[1])
+    assert fixture.CourseDirectory.course_id == fixture_course.LAYOUT.course_id != course.CourseDirectory.course_id
+    assert fixture.Autograde.autograde_preprocessors == course.Autograde.autograde_preprocessors
+    assert fixture.GenerateFeedback.preprocessors == course.GenerateFeedback.preprocessors
 
 
 def test_every_test_cell_names_a_check_of_the_fixture(source):
