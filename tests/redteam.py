@@ -11,6 +11,10 @@ untouched.
 Every attacker's notebook holds the untouched release stubs (worth 0) except its target cell, which holds a wrong
 answer, and its attack code, which is appended to ``code_cell``. Outcomes distinguish *graded*, *flagged* and *not
 graded*: a submission that could not be graded is never read as "blocked" or "0 points".
+
+The red team grades the engine's fixture course (tests/fixture_course): its first solution cell (``double``) carries
+most attacks, ``column_sums`` (whose hidden check compares values and runs the uninitialized-memory rounds) is the
+cell whose wrong answers the attacks try to get points for, and ``prefix_sums`` is the cell a dying check aims at.
 """
 
 from __future__ import annotations
@@ -25,22 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
-from autograder.course import REPO_ROOT
+import fixture_course
+from fixture_course.answers import COLUMNS, DOUBLE, PREFIX, TEST_OF  # noqa: F401 - TEST_OF: each cell's test cell
+
 from autograder.engine.gradebook import cell_scores
 from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
 from autograder.tools.cohort import SyntheticStudent, reference_solutions
 
-ASSIGNMENT = "00_tensors"
-SEEDED = "seeded_rand_solution"
-CLIP = "clip_negatives_solution"
-COLUMNS = "column_sums_solution"
-PREFIX = "prefix_sums_solution"
-TEST_OF = {
-    SEEDED: "seeded_rand_reproducible_without_global_seed",
-    CLIP: "clip_negatives_out_of_place",
-    COLUMNS: "column_sums_starts_from_zero",
-    PREFIX: "prefix_sums_fills_every_element",
-}
+COURSE = fixture_course.LAYOUT
+ASSIGNMENT = fixture_course.ASSIGNMENT
+FULL_MARKS = 5
+FIRST = DOUBLE
+"""The first solution cell: attack code placed here runs before any hidden block."""
+JUDGED = COLUMNS
+"""The cell whose wrong answers the attacks try to get points for (values compared, uninitialized memory checked)."""
 MARKER = "REDTEAM"
 
 # Wrong answers the attacks try to get points for. Each is right whenever the visible tests call it and wrong only
@@ -56,10 +58,10 @@ _JUDGED = dedent('''
             frame = frame.f_back
         return False
 ''').strip()
-CLIP_WRONG = _JUDGED + dedent('''
+JUDGED_WRONG = _JUDGED + dedent('''
 
-    def clip_negatives(x):
-        return x.clone() if _judged() else x.clamp(min=0)
+    def column_sums(x):
+        return x.sum(dim=0) + 1 if _judged() else x.sum(dim=0)
 ''')
 COLUMNS_WORKS_ON_MY_LAPTOP = _JUDGED + dedent('''
 
@@ -77,12 +79,12 @@ COLUMNS_WORKS_ON_MY_LAPTOP = _JUDGED + dedent('''
 # Correct, except that when the judge calls it, it publishes 15 display messages of 200 MiB each.
 FLOOD_WHILE_JUDGED = _JUDGED + dedent('''
 
-    def clip_negatives(x):
+    def column_sums(x):
         if _judged():
             from IPython.display import display
             for _ in range(15):
                 display({"text/plain": "x" * (200 * 2**20)}, raw=True)
-        return x.clamp(min=0)
+        return x.sum(dim=0)
 ''')
 
 # Honest for its first four judged calls (one uninitialized-memory request), patching the probe meanwhile so that
@@ -141,7 +143,7 @@ class Attack:
     name: str
     code: str
     control: str  # "buys" | "reaches" | "ran" | "denies" (the control could not grade it) | "measured" (see why)
-    target: str = SEEDED
+    target: str = FIRST
     wrong: str = ""
     code_cell: str = ""
     flagged: bool = True
@@ -176,8 +178,8 @@ def _reach(name: str, body: str) -> str:
 
 def attacks(targets: Targets) -> list[Attack]:
     """Every attack, aimed at this run's targets."""
-    hidden_file = REPO_ROOT / "autograder" / "hidden" / "tensors.py"
-    source_file = REPO_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    hidden_file = COURSE.root / "hidden" / "sums.py"
+    source_file = COURSE.source_notebook(ASSIGNMENT)
     found = [
         # -- forging the verdict: each one buys points when the hidden check runs inside the kernel ----------------
         Attack("patch_comparisons", dedent('''
@@ -188,13 +190,13 @@ def attacks(targets: Targets) -> list[Attack]:
             torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
             _np.allclose = _np.array_equal = lambda *a, **k: True
         ''') + _marker("patch_comparisons", "torch.equal(torch.zeros(1), torch.ones(1))"),
-            "buys", CLIP, CLIP_WRONG),
+            "buys", JUDGED, JUDGED_WRONG),
         Attack("pre_run_cell_hook", dedent('''
             def _patch_before_every_cell(*args):
                 torch.equal = lambda *a, **k: True
                 torch.testing.assert_close = lambda *a, **k: None
             get_ipython().events.register("pre_run_cell", _patch_before_every_cell)
-        ''') + _marker("pre_run_cell_hook", "'registered'"), "buys", CLIP, CLIP_WRONG),
+        ''') + _marker("pre_run_cell_hook", "'registered'"), "buys", JUDGED, JUDGED_WRONG),
         Attack("swap_torch_module", dedent('''
             import sys as _sys, types as _types
             _real_torch = _sys.modules["torch"]
@@ -207,7 +209,7 @@ def attacks(targets: Targets) -> list[Attack]:
             _sys.modules["torch"] = _proxy
             torch = _proxy
         ''') + _marker("swap_torch_module", "torch.equal(torch.zeros(1), torch.ones(1))"),
-            "buys", CLIP, CLIP_WRONG, code_cell=SEEDED,
+            "buys", JUDGED, JUDGED_WRONG, code_cell=FIRST,
             why="placed before the first hidden block, so that an in-kernel check imports the proxy"),
         Attack("blank_later_cells", "get_ipython().input_transformers_cleanup.append(lambda lines: [])\n"
                + _marker("blank_later_cells", "'installed'"), "buys"),
@@ -221,7 +223,7 @@ def attacks(targets: Targets) -> list[Attack]:
                         return _ast.Pass()
                     return node
             get_ipython().ast_transformers.append(_StripChecks())
-        ''') + _marker("strip_checks", "'installed'"), "buys", CLIP, CLIP_WRONG),
+        ''') + _marker("strip_checks", "'installed'"), "buys", JUDGED, JUDGED_WRONG),
         Attack("swallow_errors", dedent('''
             get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
             get_ipython().events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
@@ -257,7 +259,7 @@ def attacks(targets: Targets) -> list[Attack]:
                             local["after"] = local["before"]
                 return None  # no line events: tracing every line of torch would take minutes
             _sys.settrace(_tracer)
-        ''') + _marker("trace_skips_checks", "_sys.gettrace() is _tracer"), "buys", CLIP, CLIP_WRONG),
+        ''') + _marker("trace_skips_checks", "_sys.gettrace() is _tracer"), "buys", JUDGED, JUDGED_WRONG),
         Attack("forge_probe_replies", dedent('''
             import json as _json, sys as _sys
             try:
@@ -274,7 +276,7 @@ def attacks(targets: Targets) -> list[Attack]:
                         return _json.dumps(reply)
                     _module.handle = _handle
                     _forged += 1
-        ''') + _marker("forge_probe_replies", "_forged"), "buys", COLUMNS, COLUMNS_WORKS_ON_MY_LAPTOP),
+        ''') + _marker("forge_probe_replies", "_forged"), "buys", JUDGED, COLUMNS_WORKS_ON_MY_LAPTOP),
         Attack("forge_reply_in_display_formatter", dedent('''
             import json as _json
             def _forge_rounds(text, printer, cycle):
@@ -289,15 +291,15 @@ def attacks(targets: Targets) -> list[Attack]:
             get_ipython().display_formatter.formatters["text/plain"].for_type(str, _forge_rounds)
         ''') + _marker("forge_reply_in_display_formatter",
                       "get_ipython().display_formatter.format('{\"rounds\": [1, 2]}')[0]['text/plain']"),
-            "ran", COLUMNS, COLUMNS_WORKS_ON_MY_LAPTOP, evidence="[1, 1]", flagged=False,
+            "ran", JUDGED, COLUMNS_WORKS_ON_MY_LAPTOP, evidence="[1, 1]", flagged=False,
             why="the formatter sees every value the shell formats (its control shows it rewriting a rounds reply); "
                 "judge replies never pass through the shell, so there is nothing to forge and nothing to flag"),
         Attack("flood_the_grader_while_judged", FLOOD_WHILE_JUDGED + _marker("flood_the_grader_while_judged", "'armed'"),
-               "measured", CLIP,
+               "measured", JUDGED,
                why="3 GiB of output would swamp the stock control run too; the grader's peak memory is measured "
                    "instead (test_red_team.py::test_grader_memory_stays_flat_under_a_flood)"),
         Attack("patch_probe_while_judged", PATCH_WHILE_JUDGED + _marker("patch_probe_while_judged", "'armed'"),
-               "buys", COLUMNS,
+               "buys", JUDGED,
                why="honest while its first check runs (and patches the probe then), garbage once replies are forged: "
                    "only a fingerprint taken right after each judged call sees it in time"),
         # -- impostors and denial: the in-kernel type checks and the dead-kernel rule hold in every mode ------------
@@ -308,17 +310,17 @@ def attacks(targets: Targets) -> list[Attack]:
                     if getattr(func, "__name__", "") in ("equal", "allclose", "eq", "__eq__", "isclose"):
                         return True
                     return super().__torch_function__(func, types, args, kwargs or {})
-            def clip_negatives(x):
+            def column_sums(x):
                 return x.clone().as_subclass(_Liar)
-        ''') + _marker("tensor_subclass_lies", "torch.equal(clip_negatives(torch.ones(1)), torch.zeros(1))"),
-            "ran", CLIP, evidence="True"),
+        ''') + _marker("tensor_subclass_lies", "torch.equal(column_sums(torch.ones(1)), torch.zeros(1))"),
+            "ran", JUDGED, evidence="True"),
         Attack("object_equal_to_anything", dedent('''
             class _Anything:
                 def __eq__(self, other):
                     return True
-            def clip_negatives(x):
+            def column_sums(x):
                 return _Anything()
-        ''') + _marker("object_equal_to_anything", "clip_negatives(None) == 42"), "ran", CLIP, evidence="True"),
+        ''') + _marker("object_equal_to_anything", "column_sums(None) == 42"), "ran", JUDGED, evidence="True"),
         Attack("break_kernel_messages", _marker("break_kernel_messages", "'installing'")
                + "\nimport json as _json\n_json.dumps = lambda *a, **k: '{}'", "denies",
                why="stock nbgrader cannot grade a kernel that speaks garbage: the effect is a submission not graded"),
@@ -333,7 +335,7 @@ def attacks(targets: Targets) -> list[Attack]:
                "reaches"),
         Attack("read_source_notebook", _reach(
             "read_source_notebook", f"assert 'BEGIN SOLUTION' in open({str(source_file)!r}).read()"), "reaches"),
-        Attack("import_hidden_tests", _reach("import_hidden_tests", "import autograder.hidden.tensors"), "reaches"),
+        Attack("import_hidden_tests", _reach("import_hidden_tests", f"import {COURSE.checks_package}.sums"), "reaches"),
         Attack("write_gradebook", _reach(
             "write_gradebook", f"open({str(targets.decoy_gradebook)!r}, 'ab').write(b'{MARKER}')"), "reaches"),
         Attack("network_to_listener", _reach("network_to_listener", f'''
@@ -385,8 +387,8 @@ def innocent_code() -> dict[str, str]:
     }
 
 
-TAMPER_CELL = "row_proportions_solution"
-TAMPER_CODE = "torch.equal = lambda *a, **k: True  # tampering halfway through, after four honest tests"
+TAMPER_CELL = COLUMNS
+TAMPER_CODE = "torch.equal = lambda *a, **k: True  # tampering halfway through, after an honest test"
 
 
 def cohort(targets: Targets, stubs: dict[str, str], *, with_innocents: bool = True) -> list[SyntheticStudent]:
@@ -397,7 +399,7 @@ def cohort(targets: Targets, stubs: dict[str, str], *, with_innocents: bool = Tr
     if with_innocents:
         reference = reference_solutions(ASSIGNMENT)
         for name, code in innocent_code().items():
-            students.append(SyntheticStudent(f"innocent_{name}", name, {**reference, SEEDED: f"{reference[SEEDED]}\n{code}"}))
+            students.append(SyntheticStudent(f"innocent_{name}", name, {**reference, FIRST: f"{reference[FIRST]}\n{code}"}))
         students.append(SyntheticStudent("tamper_midway", "reference, tampering in a middle cell",
                                          {**reference, TAMPER_CELL: f"{reference[TAMPER_CELL]}\n{TAMPER_CODE}"}))
     return students
@@ -463,7 +465,7 @@ def make_targets() -> RunTargets:
 
     listener = Listener()
     victim = subprocess.Popen(["sleep", "900"], start_new_session=True)
-    decoy_dir = REPO_ROOT / f".redteam-{uuid.uuid4().hex[:8]}"
+    decoy_dir = COURSE.root / f".redteam-{uuid.uuid4().hex[:8]}"
     decoy_dir.mkdir()
     (decoy_dir / "gradebook.db").write_bytes(b"SQLite format 3\x00 decoy of the red-team tests")
     root_only = None

@@ -11,30 +11,34 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import fixture_course
 import nbformat
 import pytest
+from fixture_course.answers import COLUMNS, DOUBLE, MISTAKES, PREFIX, TEST_OF
 from nbgrader.api import Gradebook
 
-from autograder.course import REPO_ROOT
 from autograder.engine.gradebook import cell_scores
-from autograder.mistakes import mistakes_for
 from autograder.tools.cohort import BROKEN_NOTEBOOK_TEXT, reference_solutions, submission
 from autograder.tools.demo import autograde_stock, db_url, register_assignment
 from autograder.tools.in_process import nbgrader_meta
 from autograder.tools.release import nbgrader_env
 
-ASSIGNMENT = "00_tensors"
-FULL_MARKS = 10.0
+pytestmark = pytest.mark.usefixtures("fixture_course_selected")
+
+ROOT = fixture_course.ROOT
+ASSIGNMENT = fixture_course.ASSIGNMENT
+FULL_MARKS = 5.0
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-# The test cell that students delete or edit, the solution cell they copy, and the cell whose points they change.
-DELETED_TEST = "prefix_sums_fills_every_element"  # 2 points
-EDITED_TEST = "row_proportions_divides_by_row_sums"  # 1 point
-COPIED_SOLUTION = "seeded_rand_solution"
-REPOINTED_TEST = "column_sums_starts_from_zero"  # 2 points
-# Banked mistakes that the visible tests of those cells already catch: a test cell left as the student wrote it
-# would hide them.
+# The test cell that students delete or edit, the solution cell they copy, and the cell whose points they change
+# (in the engine's fixture course, tests/fixture_course).
+DELETED_TEST = TEST_OF[PREFIX]  # 2 points
+EDITED_TEST = TEST_OF[DOUBLE]  # 1 point
+COPIED_SOLUTION = DOUBLE
+REPOINTED_TEST = TEST_OF[COLUMNS]  # 2 points
+# Mistakes that the visible tests of those cells already catch: a test cell left as the student wrote it would hide
+# them.
 WRONG_PREFIX_SUMS = "prefix_skips_first"
-WRONG_ROW_PROPORTIONS = "rows_global_sum"
+WRONG_DOUBLE = "double_adds_one"
 SHADOW_MODULES = ("torch", "numpy")
 
 Writer = Callable[[Path], None]
@@ -46,9 +50,8 @@ def _reference() -> nbformat.NotebookNode:
 
 
 def _with_mistake(name: str) -> nbformat.NotebookNode:
-    """The reference submission with one banked mistake."""
-    mistake = {m.name: m for m in mistakes_for(ASSIGNMENT)}[name]
-    return submission(ASSIGNMENT, {**reference_solutions(ASSIGNMENT), **mistake.replaces})
+    """The reference submission with one of the fixture's mistakes."""
+    return submission(ASSIGNMENT, {**reference_solutions(ASSIGNMENT), **MISTAKES[name].replaces})
 
 
 def _index(nb: nbformat.NotebookNode, grade_id: str) -> int:
@@ -113,8 +116,8 @@ def _deleted_test(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _edited_test() -> nbformat.NotebookNode:
-    """A wrong row_proportions whose test cell the student replaced with ``pass``."""
-    nb = _with_mistake(WRONG_ROW_PROPORTIONS)
+    """A wrong double whose test cell the student replaced with ``pass``."""
+    nb = _with_mistake(WRONG_DOUBLE)
     nb.cells[_index(nb, EDITED_TEST)].source = "pass"
     return nb
 
@@ -183,10 +186,10 @@ def _prepare(workdir: Path, cohort: dict[str, Writer], registered: Path) -> None
 def _grade(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     """Run the grading command on ``workdir`` (results in ``workdir/results.json``)."""
     return subprocess.run(
-        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(workdir / "results.json"), *extra],
-        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=600,
     )
 
 

@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from autograder.checks.values import call_with_copies, expect_close, expect_plain_tensor
+from autograder.course import published_assignments
+from autograder.engine.judge import directives
+from autograder.tools.in_process import nbgrader_meta
 
 
 class LooksLikeATensor(torch.Tensor):
@@ -46,3 +49,12 @@ def test_call_with_copies_detects_in_place_changes():
     with pytest.raises(AssertionError, match="입력 텐서를 바꿔"):
         call_with_copies(lambda t: t.clamp_(min=0), original)
     assert torch.equal(original, torch.tensor([1.0, -1.0]))
+
+
+@pytest.mark.parametrize("assignment", published_assignments())
+def test_every_test_cell_is_judged_outside_the_kernel(assignment, source_notebooks):
+    """Does every graded test cell carry a judge directive (otherwise only in-kernel asserts would grade it)?"""
+    for cell in source_notebooks[assignment].cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            assert directives(cell.source), meta["grade_id"]

@@ -1,4 +1,7 @@
-"""Contained grading: hostile or broken code loses what it could not finish, and nothing else."""
+"""Contained grading: hostile or broken code loses what it could not finish, and nothing else.
+
+Graded on the engine's fixture course (tests/fixture_course): 1 + 2 + 2 points in three test cells.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,21 @@ import sys
 import threading
 import uuid
 
+import fixture_course
 import psutil
 import pytest
+from fixture_course.answers import COLUMNS, DOUBLE, PREFIX, TEST_OF
 
-from autograder.course import REPO_ROOT
 from autograder.engine.gradebook import cell_scores
 from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.tools.demo import autograde_stock, db_url, register_assignment
 from autograder.tools.release import nbgrader_env
 
-ASSIGNMENT = "00_tensors"
+pytestmark = pytest.mark.usefixtures("fixture_course_selected")
+
+ROOT = fixture_course.ROOT
+ASSIGNMENT = fixture_course.ASSIGNMENT
+FULL_MARKS = 5
 LIMITS = ["--set", "ContainedExecute.timeout=6", "--set", "ContainedExecute.notebook_timeout=240"]
 SLEEP_MARK = f"317.{uuid.uuid4().int % 10**9}"
 """A stray `sleep 317.<random>` must not survive grading (random: another suite on this machine starts its own)."""
@@ -42,23 +50,23 @@ def _students(port: int) -> list[SyntheticStudent]:
         return {**reference, cell: source}
 
     return [
-        SyntheticStudent("hang_ignores_interrupt", "seeded_rand_solution", with_code(
-            "seeded_rand_solution",
+        SyntheticStudent("hang_ignores_interrupt", DOUBLE, with_code(
+            DOUBLE,
             "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass",
             before=True)),
-        SyntheticStudent("infinite_loop", "pick_device_solution", with_code(
-            "pick_device_solution", "while True:\n    pass", before=True)),
-        SyntheticStudent("kernel_exit", "numpy_to_float32_solution", with_code(
-            "numpy_to_float32_solution", "import os\nos._exit(3)", before=True)),
-        SyntheticStudent("memory_hog", "flatten_per_sample_solution", with_code(
-            "flatten_per_sample_solution",
+        SyntheticStudent("infinite_loop", COLUMNS, with_code(
+            COLUMNS, "while True:\n    pass", before=True)),
+        SyntheticStudent("kernel_exit", PREFIX, with_code(
+            PREFIX, "import os\nos._exit(3)", before=True)),
+        SyntheticStudent("memory_hog", DOUBLE, with_code(
+            DOUBLE,
             # Bounded, so that without the cap it ends by itself (and says so) instead of exhausting the machine.
             f"hog = []\nfor _ in range({HOG_CHUNKS}):\n    hog.append(bytearray(256 * 1024 * 1024))\n"
             f"print('{HOG_FINISHED}')", before=True)),
         SyntheticStudent("output_flood", "", with_code(
-            "row_proportions_solution", "for i in range(60_000):\n    print('x' * 100)")),
+            PREFIX, "for i in range(60_000):\n    print('x' * 100)")),
         SyntheticStudent("stray_and_fork_bomb", "", with_code(
-            "clip_negatives_solution",
+            COLUMNS,
             "import subprocess\n"
             f"subprocess.Popen(['sleep', '{SLEEP_MARK}'], start_new_session=True)\n"
             "started = 0\n"
@@ -70,7 +78,7 @@ def _students(port: int) -> list[SyntheticStudent]:
             "    print('process cap hit after', started)\n"
             "print('started', started)")),
         SyntheticStudent("network_probe", "", with_code(
-            "column_sums_solution",
+            PREFIX,
             "import socket\n"
             "try:\n"
             f"    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
@@ -79,7 +87,7 @@ def _students(port: int) -> list[SyntheticStudent]:
             "    print('network blocked:', error)")),
         SyntheticStudent("warns_on_stderr", "", {
             **reference,
-            "prefix_sums_solution": reference["prefix_sums_solution"].replace(
+            PREFIX: reference[PREFIX].replace(
                 "    return out", "    import sys, warnings\n    warnings.warn('just a warning')\n"
                 "    print('debug', file=sys.stderr)\n    return out"),
         }),
@@ -96,10 +104,10 @@ def graded(tmp_path_factory):
     register_assignment(ASSIGNMENT, workdir)
     results_file = workdir / "results.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(results_file), *LIMITS],
-        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
+        cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
     )
     server.close()
     results = {r["student"]: r for r in json.loads(results_file.read_text())}
@@ -118,10 +126,10 @@ def _outputs(workdir, student, grade_id):
 
 @pytest.mark.xdist_group("nbgrader")
 @pytest.mark.parametrize("student, lost_cell", [
-    ("hang_ignores_interrupt", "seeded_rand_reproducible_without_global_seed"),
-    ("infinite_loop", "pick_device_follows_cuda_availability"),
-    ("kernel_exit", "numpy_to_float32_copies"),
-    ("memory_hog", "flatten_per_sample_shapes"),
+    ("hang_ignores_interrupt", TEST_OF[DOUBLE]),
+    ("infinite_loop", TEST_OF[COLUMNS]),
+    ("kernel_exit", TEST_OF[PREFIX]),
+    ("memory_hog", TEST_OF[DOUBLE]),
 ])
 def test_failure_costs_only_the_unfinished_cell(graded, student, lost_cell):
     """Does a hang, a dead kernel or exhausted memory cost exactly the test it broke, with the others still counted?"""
@@ -151,7 +159,7 @@ def test_incident_is_recorded_and_summarized(graded, student, kind):
 def test_output_flood_is_truncated_but_scored(graded):
     """Is a flood of output cut to the limit while the correct answer keeps its points?"""
     workdir, _, _, _ = graded
-    assert sum(_scores(workdir, "output_flood").values()) == 10
+    assert sum(_scores(workdir, "output_flood").values()) == FULL_MARKS
     nb_text = (workdir / "autograded" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
     assert len(nb_text) < 2_000_000
 
@@ -162,15 +170,15 @@ def test_no_process_survives_and_the_process_cap_holds(graded):
     workdir, _, _, _ = graded
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", SLEEP_MARK]]
     assert leftovers == []
-    assert "process cap hit after" in _outputs(workdir, "stray_and_fork_bomb", "clip_negatives_solution")
-    assert sum(_scores(workdir, "stray_and_fork_bomb").values()) == 10
+    assert "process cap hit after" in _outputs(workdir, "stray_and_fork_bomb", COLUMNS)
+    assert sum(_scores(workdir, "stray_and_fork_bomb").values()) == FULL_MARKS
 
 
 @pytest.mark.xdist_group("nbgrader")
 def test_network_is_unreachable(graded):
     """Can a submission not reach a server listening on this machine's loopback?"""
     workdir, _, _, _ = graded
-    text = _outputs(workdir, "network_probe", "column_sums_solution")
+    text = _outputs(workdir, "network_probe", PREFIX)
     assert "network blocked" in text and "NETWORK REACHED" not in text
 
 
@@ -178,7 +186,7 @@ def test_network_is_unreachable(graded):
 def test_warnings_on_stderr_do_not_fail_a_correct_cell(graded):
     """Does a correct answer that prints warnings to stderr keep all its points?"""
     workdir, _, _, _ = graded
-    assert sum(_scores(workdir, "warns_on_stderr").values()) == 10
+    assert sum(_scores(workdir, "warns_on_stderr").values()) == FULL_MARKS
 
 
 @pytest.mark.xdist_group("nbgrader")
@@ -191,15 +199,15 @@ def test_plain_nbgrader_autograde_gets_the_same_containment(graded, tmp_path):
     completed = autograde_stock(ASSIGNMENT, tmp_path, "--ContainedExecute.timeout=6")
     scores = _scores(tmp_path, "hang_ignores_interrupt")
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert scores["seeded_rand_reproducible_without_global_seed"] == 0
-    assert sum(scores.values()) == 9
+    assert scores[TEST_OF[DOUBLE]] == 0
+    assert sum(scores.values()) == FULL_MARKS - 1
 
 
 @pytest.mark.xdist_group("nbgrader")
 def test_memory_cap_stops_the_hog_with_a_memory_error(graded):
     """Is the memory hog stopped by the memory cap (MemoryError or the kernel killed), not by a timeout?"""
     workdir, _, results, _ = graded
-    text = _outputs(workdir, "memory_hog", "flatten_per_sample_solution")
+    text = _outputs(workdir, "memory_hog", DOUBLE)
     assert HOG_FINISHED not in text, "the hog allocated 5 GiB: no memory cap held"
     assert "MemoryError" in text or "커널이 죽었어요" in text, text[-500:]
     kinds = {incident["kind"] for incident in results["memory_hog"]["incidents"]}

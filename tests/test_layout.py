@@ -6,6 +6,7 @@ import ast
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,9 @@ ENGINE_MODULES = tuple(sorted(
     info.name for info in pkgutil.walk_packages(engine.__path__, "autograder.engine.")))
 COURSE_MODULES = ("autograder.course", "autograder.hidden", "autograder.mistakes", "autograder.checks",
                   "autograder.diagnosis", "autograder.tools")
+ENGINE_TESTS = ("test_containment.py", "test_red_team.py", "redteam.py", "test_red_team_files.py",
+                "test_red_team_outputs.py", "test_resume.py", "test_bad_submissions.py", "test_judge.py")
+"""The engine's tests: they grade the fixture course (tests/fixture_course), never this course."""
 
 
 def _imported_names(module: str) -> set[str]:
@@ -71,3 +75,14 @@ def test_a_module_without_a_layout_is_refused_clearly(monkeypatch):
     monkeypatch.setenv(COURSE_MODULE_VARIABLE, "json")
     with pytest.raises(RuntimeError, match="defines no LAYOUT"):
         layout_module.course_layout()
+
+
+@pytest.mark.parametrize("name", ENGINE_TESTS)
+def test_engine_tests_grade_the_fixture_course_only(name):
+    """Does this engine test name nothing of this course (an assignment, its checks, mistake banks, diagnosis or
+    course module) and select the fixture course instead, so that the engine is tested apart from the course?"""
+    text = (Path(__file__).parent / name).read_text(encoding="utf-8")
+    course_modules = [module for module in COURSE_MODULES if module != "autograder.tools"]  # tools serve any course
+    named = [name for name in (*LAYOUT.assignments, *course_modules) if name in text]
+    assert named == [], f"{name} names {named}: engine tests grade tests/fixture_course"
+    assert "fixture_course" in text, f"{name} does not select the fixture course"

@@ -5,6 +5,8 @@ See ``tests/redteam.py`` for the attacks, their targets and how outcomes are rea
 - *control*: stock nbgrader, none of this course's configuration (hidden checks in the kernel, nothing contained);
 - *command*: ``python -m autograder.engine.grade``;
 - *plain_nbgrader*: plain ``nbgrader autograde`` with the course's ``nbgrader_config.py``.
+
+All three grade the engine's fixture course (tests/fixture_course), selected for the module and its processes.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import fixture_course
 import pytest
 import redteam
 
-from autograder.course import REPO_ROOT, release_notebook
 from autograder.engine import grade
 from autograder.tools.bench import stock_course
 from autograder.tools.cohort import write_cohort
@@ -26,6 +28,9 @@ from autograder.tools.demo import autograde_stock, db_url, register_assignment
 from autograder.tools.in_process import read_notebook, release_stubs
 from autograder.tools.release import generate, nbgrader_env
 
+pytestmark = pytest.mark.usefixtures("fixture_course_selected")
+
+ROOT = redteam.COURSE.root
 ASSIGNMENT = redteam.ASSIGNMENT
 LIMITS = ["ContainedExecute.timeout=15", "ContainedExecute.notebook_timeout=90"]
 _ATTACKS = redteam.attacks(redteam.Targets(1, 1, Path("/nonexistent"), Path("/x")))
@@ -35,7 +40,7 @@ INNOCENTS = sorted(redteam.innocent_code())
 
 
 def _stubs() -> dict[str, str]:
-    return release_stubs(read_notebook(release_notebook(ASSIGNMENT)))
+    return release_stubs(read_notebook(fixture_course.release_notebook()))
 
 
 def _target_state(run: redteam.RunTargets) -> dict[str, bool]:
@@ -83,11 +88,11 @@ def graded(request, tmp_path_factory):
         if request.param == "command":
             results_file = workdir / "results.json"
             completed = subprocess.run(
-                [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+                [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
                  "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
                  "--db", db_url(workdir), "--json", str(results_file),
                  *[arg for limit in LIMITS for arg in ("--set", limit)]],
-                cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=1200,
+                cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=1200,
             )
             if results_file.exists():
                 results = {r["student"]: r for r in json.loads(results_file.read_text())}
@@ -170,7 +175,7 @@ def test_innocent_look_alike_keeps_full_marks_without_flag(graded, innocent):
     _, outcomes, _, completed = graded
     outcome = outcomes[f"innocent_{innocent}"]
     assert outcome.graded, f"{outcome.status}\n{completed.stdout[-2000:]}"
-    assert sum(outcome.scores.values()) == 10, outcome.scores
+    assert sum(outcome.scores.values()) == redteam.FULL_MARKS, outcome.scores
     assert outcome.flags == set()
 
 
@@ -182,8 +187,7 @@ def test_tampering_zeroes_every_later_test_and_keeps_earlier_ones(graded):
     assert outcome.graded, outcome.status
     assert "tampering" in outcome.flags
     source_order = list(redteam.TEST_OF.values())
-    before = {"seeded_rand_reproducible_without_global_seed", "pick_device_follows_cuda_availability",
-              "numpy_to_float32_copies", "flatten_per_sample_shapes"}
+    before = {redteam.TEST_OF[redteam.FIRST]}
     assert {g: s for g, s in outcome.scores.items() if g in before and s == 0} == {}, outcome.scores
     after = {g: s for g, s in outcome.scores.items() if g not in before}
     assert after and all(score == 0 for score in after.values()), (mode, outcome.scores, source_order)
@@ -215,11 +219,11 @@ def _grade_and_measure(workdir: Path, students: list) -> tuple[int, subprocess.C
     program = ("import resource, sys\nfrom autograder.engine.grade import main\nstatus = main(sys.argv[1:])\n"
                f"print({_PEAK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\nsys.exit(status)")
     completed = subprocess.run(
-        [sys.executable, "-c", program, ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress", "--workers", "1",
+        [sys.executable, "-c", program, ASSIGNMENT, "--root", str(ROOT), "--no-progress", "--workers", "1",
          "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
          "--db", db_url(workdir), "--json", str(workdir / "results.json"),
          *[arg for limit in LIMITS for arg in ("--set", limit)]],
-        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
+        cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=900,
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith(_PEAK)]
     assert lines, completed.stdout[-2000:] + completed.stderr[-2000:]

@@ -12,7 +12,8 @@ Then the defended runs (the grading command, and plain ``nbgrader autograde`` wi
 refuse the submission before reading it, with a clear per-student reason (attacks on the files of a submission), or
 grade the student while the attack reaches nothing (attacks from inside the kernel); honest neighbours keep their
 exact scores and innocent look-alikes keep full marks with no flag. Every run is capped at 256 MiB per file
-(``RLIMIT_FSIZE``), so that a control, or a mutant with a defence switched off, cannot fill the disk.
+(``RLIMIT_FSIZE``), so that a control, or a mutant with a defence switched off, cannot fill the disk. Every run grades
+the engine's fixture course (tests/fixture_course), selected for the module and its processes.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from textwrap import dedent
 
+import fixture_course
 import mutants
 import psutil
 import pytest
 import redteam
 
-from autograder.course import REPO_ROOT, release_notebook
 from autograder.engine import grade
 from autograder.tools.bench import stock_course
 from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
@@ -48,12 +49,15 @@ from autograder.tools.demo import db_url, nbgrader_command, register_assignment
 from autograder.tools.in_process import points_by_test_cell, read_notebook, release_stubs
 from autograder.tools.release import generate, nbgrader_env
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"),
-                                reason="the clean room needs root on Linux (namespaces, tmpfs, uid drop)")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0 or not sys.platform.startswith("linux"),
+                                 reason="the clean room needs root on Linux (namespaces, tmpfs, uid drop)"),
+              pytest.mark.usefixtures("fixture_course_selected")]
 
+COURSE = redteam.COURSE
+ROOT = COURSE.root
 ASSIGNMENT = redteam.ASSIGNMENT
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-SEEDED = redteam.SEEDED
+FIRST = redteam.FIRST
 LIMITS = ["ContainedExecute.timeout=30", "ContainedExecute.notebook_timeout=120"]
 FILE_CAP = 256 << 20  # every run's RLIMIT_FSIZE, the same as a kernel's
 SECRET_VARIABLE = "AUTOGRADER_REDTEAM_DB_PASSWORD"
@@ -365,7 +369,7 @@ INNOCENTS = {
 
 
 def _stubs() -> dict[str, str]:
-    return release_stubs(read_notebook(release_notebook(ASSIGNMENT)))
+    return release_stubs(read_notebook(fixture_course.release_notebook()))
 
 
 def write_submissions(targets: Targets, submitted: Path, chosen: list[FileAttack], *, innocents: bool) -> list[str]:
@@ -373,24 +377,24 @@ def write_submissions(targets: Targets, submitted: Path, chosen: list[FileAttack
     stubs, reference = _stubs(), reference_solutions(ASSIGNMENT)
     students = [SyntheticStudent("wrong_baseline", "stubs only", dict(stubs)),
                 SyntheticStudent("honest_reference", "reference", dict(reference))]
-    students += [SyntheticStudent(a.student, a.name, {**stubs, SEEDED: f"{stubs[SEEDED]}\n{a.code}"}) for a in chosen]
+    students += [SyntheticStudent(a.student, a.name, {**stubs, FIRST: f"{stubs[FIRST]}\n{a.code}"}) for a in chosen]
     if innocents:
-        students += [SyntheticStudent(f"innocent_{name}", name, {**reference, SEEDED: f"{reference[SEEDED]}\n{code}"})
+        students += [SyntheticStudent(f"innocent_{name}", name, {**reference, FIRST: f"{reference[FIRST]}\n{code}"})
                      for name, code in INNOCENTS.items()]
     write_cohort(ASSIGNMENT, students, submitted)
     base = targets.base.targets
     for attack in chosen:
         folder = submitted / attack.student / ASSIGNMENT
         links = {
-            "link_to_source_notebook": ("solution.txt", REPO_ROOT / "source" / ASSIGNMENT / NOTEBOOK),
-            "link_to_hidden_checks": ("hidden.txt", REPO_ROOT / "autograder" / "hidden" / "tensors.py"),
+            "link_to_source_notebook": ("solution.txt", COURSE.source_notebook(ASSIGNMENT)),
+            "link_to_hidden_checks": ("hidden.txt", ROOT / "hidden" / "sums.py"),
             "link_to_gradebook": ("gradebook.db", base.decoy_gradebook),
             "link_to_root_only_file": ("secret.txt", base.root_only_file),
             "link_to_dev_zero": ("zeros.bin", Path("/dev/zero")),
         }
         if attack.notebook_is_link:
             (folder / NOTEBOOK).unlink()
-            (folder / NOTEBOOK).symlink_to(REPO_ROOT / "source" / ASSIGNMENT / NOTEBOOK)
+            (folder / NOTEBOOK).symlink_to(COURSE.source_notebook(ASSIGNMENT))
         elif attack.name in links:
             name, target = links[attack.name]
             (folder / name).symlink_to(target)
@@ -463,7 +467,7 @@ class Run:
         return self.outcomes[student]
 
 
-def _grade(mode: str, workdir: Path, targets: Targets, students: list[str], *, root: Path = REPO_ROOT,
+def _grade(mode: str, workdir: Path, targets: Targets, students: list[str], *, root: Path = ROOT,
            extra_env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> Run:
     """Grade ``workdir/submitted`` one way, with the secret in the grader's environment and a private TMPDIR."""
     tmpdir = _short_tmpdir(workdir)
@@ -520,8 +524,11 @@ def engine_control(tmp_path_factory) -> Run:
         chosen = [a for a in attacks(targets) if "engine" in a.controls]
         students = write_submissions(targets, workdir / "submitted", chosen, innocents=False)
         register_assignment(ASSIGNMENT, workdir)
-        return _grade("engine", workdir, targets, students, root=copy,
-                      extra_env={"PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"})
+        # The copy's fixture course, graded by the copy's engine (its package found first on PYTHONPATH).
+        copied_tests = copy / ROOT.parent.relative_to(mutants.ROOT)
+        env = fixture_course.environment({"PYTHONPATH": str(copy)}, tests_dir=copied_tests)
+        return _grade("engine", workdir, targets, students, root=copied_tests / ROOT.name,
+                      extra_env={"PYTHONPATH": env["PYTHONPATH"], "PYTHONDONTWRITEBYTECODE": "1"})
     finally:
         targets.close()
         shutil.rmtree(copy, ignore_errors=True)
@@ -566,7 +573,7 @@ def test_attack_takes_effect_when_its_defence_is_off(request, control, name):
     folder = run.workdir / "autograded" / attack.student / ASSIGNMENT
     markers = _markers(run, name)
     if name == "notebook_link_to_source":
-        assert outcome.graded and sum(outcome.scores.values()) == 10, outcome  # graded as the source, solutions in
+        assert outcome.graded and sum(outcome.scores.values()) == redteam.FULL_MARKS, outcome  # graded as the source
     elif name.startswith("link_to_") and name != "link_to_dev_zero":
         assert markers and markers[0].endswith("reached"), (outcome.status, markers)
     elif name in ("link_to_dev_zero", "device_node"):
@@ -595,7 +602,7 @@ def test_neighbours_keep_their_exact_scores(defended):
     """Do an honest reference and a wrong baseline graded among the attackers get exactly their usual points?"""
     reference, baseline = defended.outcome("honest_reference"), defended.outcome("wrong_baseline")
     assert reference.graded and baseline.graded, (reference.status, baseline.status, defended.log[-3000:])
-    assert reference.scores == points_by_test_cell(read_notebook(release_notebook(ASSIGNMENT))), reference.scores
+    assert reference.scores == points_by_test_cell(read_notebook(fixture_course.release_notebook())), reference.scores
     assert baseline.scores == dict.fromkeys(reference.scores, 0.0), baseline.scores
     assert reference.flags == baseline.flags == set()
 
@@ -653,7 +660,7 @@ def test_innocent_look_alike_keeps_full_marks_without_flag(defended, innocent):
     student = f"innocent_{innocent}"
     outcome = defended.outcome(student)
     assert outcome.graded, f"{outcome.status}\n{defended.log[-3000:]}"
-    assert sum(outcome.scores.values()) == 10, outcome.scores
+    assert sum(outcome.scores.values()) == redteam.FULL_MARKS, outcome.scores
     assert outcome.flags == set()
     if defended.results is not None:
         assert defended.results[student]["repairs"] == []
@@ -681,7 +688,7 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
     """After a run is killed mid-way (kill -9 of the grader, its fork server and its kernels), does the next run
     remove the folders it left, and leave alone those of a live process and a young one of an older layout?"""
     reference = reference_solutions(ASSIGNMENT)
-    sleeper = SyntheticStudent("sleeps", "", {**reference, SEEDED: f"{reference[SEEDED]}\nimport time; time.sleep(120)"})
+    sleeper = SyntheticStudent("sleeps", "", {**reference, FIRST: f"{reference[FIRST]}\nimport time; time.sleep(120)"})
     write_cohort(ASSIGNMENT, [sleeper], tmp_path / "first" / "submitted")
     write_cohort(ASSIGNMENT, [SyntheticStudent("quick", "", reference)], tmp_path / "second" / "submitted")
     for run in ("first", "second"):
@@ -697,11 +704,11 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
     env = {**nbgrader_env(), "TMPDIR": str(tmpdir)}
 
     def command(run: str) -> list[str]:
-        return [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        return [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
                 "--submitted", str(tmp_path / run / "submitted"), "--autograded", str(tmp_path / run / "autograded"),
                 "--db", db_url(tmp_path / run)]
 
-    first = subprocess.Popen(command("first"), cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+    first = subprocess.Popen(command("first"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_cap_file_size)
     try:
         deadline = time.monotonic() + 180
@@ -726,7 +733,7 @@ def test_killed_run_leaves_nothing_after_the_next_start(tmp_path):
         assert servers and runs, "a killed run leaves its folders (the control of this test)"
         mounted = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(runs[0]) in line]
         assert mounted, "the killed run's kernel room is still mounted"
-        second = subprocess.run(command("second"), cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        second = subprocess.run(command("second"), cwd=ROOT, env=env, capture_output=True, text=True,
                                 timeout=600, preexec_fn=_cap_file_size)
         assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
         assert [p for p in servers + runs if p.exists()] == []

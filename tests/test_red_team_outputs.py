@@ -10,7 +10,8 @@ tags, markdown notes) must keep their output and full marks with no flag. Runs:
 
 Artifacts are read directly: the formgrader page (rendered exactly as formgrader's SubmissionHandler does), the
 HTML of ``nbgrader generate_feedback``, the CSV files of ``autograder.engine.reports`` and ``nbgrader export``, and the
-grading command's stdout.
+grading command's stdout. Every run grades the engine's fixture course (tests/fixture_course), selected for the module
+and its processes.
 """
 
 from __future__ import annotations
@@ -36,17 +37,20 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.converters import GenerateFeedback
 from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 
-from autograder.course import REPO_ROOT
 from autograder.engine import grade
 from autograder.tools.bench import stock_course
 from autograder.tools.cohort import reference_solutions, submission
 from autograder.tools.demo import autograde_stock, db_url, nbgrader_command, register_assignment
 from autograder.tools.release import generate, nbgrader_env
 
+pytestmark = pytest.mark.usefixtures("fixture_course_selected")
+
+ROOT = redteam.COURSE.root
 ASSIGNMENT = redteam.ASSIGNMENT
+FULL_MARKS = redteam.FULL_MARKS
 LIMITS = ["ContainedExecute.timeout=30", "ContainedExecute.notebook_timeout=120"]
 MARK = "REDTEAM_XSS_"
-SEEDED = redteam.SEEDED
+FIRST = redteam.FIRST
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 FORMULA_STUDENT = "=SUM(1+1)"
 HYPERLINK_CLASS = '=HYPERLINK("http://x","y")'
@@ -108,7 +112,7 @@ ATTACK_NAMES = [attack.name for attack in BROWSER_ATTACKS]
 BROWSER_STUDENTS = sorted({attack.student for attack in BROWSER_ATTACKS})
 SENTINEL = "출력 공격을 실행했어요"
 MARKDOWN_SENTINEL = "제 풀이 설명"
-COURSE_HEADING = "00. 텐서(tensor) 다루기"
+COURSE_HEADING = "픽스처 과제: 채점 엔진 시험용"
 
 DATAFRAME_HTML = dedent("""
     <div>
@@ -148,7 +152,7 @@ INNOCENTS = sorted(INNOCENT_CODE)
 
 TERMINAL_FILE_STUDENT = "terminal_file_name"
 TERMINAL_PATH_STUDENT = "terminal_access_path"
-ACCESS_PATH = str(REPO_ROOT / "autograder" / f"{ESCAPES}\rgraded ok")
+ACCESS_PATH = str(ROOT / "hidden" / f"{ESCAPES}\rgraded ok")
 
 
 # ------------------------------------------------------------------------------------------------ the cohort
@@ -182,7 +186,7 @@ def write_browser_attackers(submitted: Path) -> None:
         code = [attack.code for attack in mine if attack.code]
         cells = dict(reference)
         if code:
-            cells[SEEDED] = "\n".join([reference[SEEDED], "from IPython.display import HTML, Javascript, Markdown, display",
+            cells[FIRST] = "\n".join([reference[FIRST], "from IPython.display import HTML, Javascript, Markdown, display",
                                        f"print({SENTINEL!r})", *code])
         _write(submitted, student, _notebook(cells, [attack for attack in mine if attack.markdown]))
 
@@ -194,18 +198,18 @@ def write_cohort(submitted: Path) -> None:
     _write(submitted, FORMULA_STUDENT, _notebook(reference))
     hyperlink = dedent(f"""
         _Formula = type({HYPERLINK_CLASS!r}, (Exception,), {{}})
-        def clip_negatives(x):
+        def column_sums(x):
             raise _Formula({ESCAPES + "음수를 처리하지 못했어요"!r})""")
-    _write(submitted, "formula_exception", _notebook({**reference, redteam.CLIP: hyperlink}))
+    _write(submitted, "formula_exception", _notebook({**reference, redteam.JUDGED: hyperlink}))
     # Flagged for tampering, and a file whose name erases that FLAG line on an ANSI terminal.
     tamper = {**reference, redteam.TAMPER_CELL: f"{reference[redteam.TAMPER_CELL]}\n{redteam.TAMPER_CODE}"}
     _write(submitted, TERMINAL_FILE_STUDENT, _notebook(tamper), {ESCAPE_FILE: "import sys\n"})
     # Flagged for forbidden access, with escape codes in the path it reached for.
     reach = f"try:\n    open({ACCESS_PATH!r})\nexcept OSError:\n    pass"
-    _write(submitted, TERMINAL_PATH_STUDENT, _notebook({**reference, SEEDED: f"{reference[SEEDED]}\n{reach}"}))
+    _write(submitted, TERMINAL_PATH_STUDENT, _notebook({**reference, FIRST: f"{reference[FIRST]}\n{reach}"}))
     for student, code in INNOCENT_CODE.items():
         notes = NOTES_MARKDOWN if student == "innocent_prints_and_notes" else ""
-        _write(submitted, student, _notebook({**reference, SEEDED: f"{reference[SEEDED]}\n{code}"}, notes=notes))
+        _write(submitted, student, _notebook({**reference, FIRST: f"{reference[FIRST]}\n{code}"}, notes=notes))
 
 
 def students(submitted: Path) -> list[str]:
@@ -216,7 +220,7 @@ def students(submitted: Path) -> list[str]:
 
 def formgrader_page(notebook: Path, config=None) -> str:
     """The page formgrader's SubmissionHandler serves for this autograded notebook, with the course's configuration."""
-    config = config if config is not None else grade.load_config(REPO_ROOT)
+    config = config if config is not None else grade.load_config(ROOT)
     config.HTMLExporter.template_name = "formgrade"  # what FormgradeExtension.build_extra_config sets
     config.HTMLExporter.extra_template_basedirs = [formgrader_handlers.template_path]
     resources = {"assignment_id": ASSIGNMENT, "notebook_id": ASSIGNMENT, "submission_id": "id", "index": 0,
@@ -391,7 +395,7 @@ def formula_cells(rows: list[list[str]]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ runs
 
-def _feedback(workdir: Path, *extra: str, root: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+def _feedback(workdir: Path, *extra: str, root: Path = ROOT) -> subprocess.CompletedProcess:
     completed = subprocess.run(nbgrader_command("generate_feedback", ASSIGNMENT, workdir, "--force", *extra),
                                cwd=root, env=nbgrader_env(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -429,11 +433,11 @@ def graded(request, tmp_path_factory):
     if request.param == "command":
         results_file = workdir / "results.json"
         completed = subprocess.run(
-            [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+            [sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
              "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
              "--db", db_url(workdir), "--json", str(results_file),
              *[arg for limit in LIMITS for arg in ("--set", limit)]],
-            cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=1200,
+            cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=1200,
         )
         results = {r["student"]: r for r in json.loads(results_file.read_text())} if results_file.exists() else {}
     else:
@@ -520,7 +524,7 @@ def test_browser_attackers_keep_their_marks(graded, student):
     _, _, outcomes, completed = graded
     outcome = outcomes[student]
     assert outcome.graded, f"{outcome.status}\n{completed.stdout[-2000:]}"
-    assert sum(outcome.scores.values()) == 10, outcome.scores
+    assert sum(outcome.scores.values()) == FULL_MARKS, outcome.scores
 
 
 @pytest.mark.xdist_group("red_team_outputs")
@@ -530,7 +534,7 @@ def test_innocent_look_alike_keeps_full_marks_without_flag(graded, innocent):
     _, _, outcomes, completed = graded
     outcome = outcomes[innocent]
     assert outcome.graded, f"{outcome.status}\n{completed.stdout[-2000:]}"
-    assert sum(outcome.scores.values()) == 10, outcome.scores
+    assert sum(outcome.scores.values()) == FULL_MARKS, outcome.scores
     assert outcome.flags == set()
 
 
@@ -598,7 +602,7 @@ def report_files(graded, tmp_path_factory):
     completed = subprocess.run(
         [sys.executable, "-m", "autograder.engine.reports", ASSIGNMENT, "--db", db_url(workdir),
          "--autograded-dir", str(workdir / "autograded"), "--out", str(out)],
-        cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
+        cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return mode, out, completed.stdout
 
@@ -610,7 +614,7 @@ def test_scores_csv_shows_a_formula_student_id_as_text(report_files):
     rows = read_csv(out / "scores.csv")
     row = next((r for r in rows if "SUM(1+1)" in r[0]), None)
     assert row is not None, rows
-    assert row[0] == "'" + FORMULA_STUDENT and row[1:] == ["10", "10", ""], (mode, row)
+    assert row[0] == "'" + FORMULA_STUDENT and row[1:] == [f"{FULL_MARKS:g}", f"{FULL_MARKS:g}", ""], (mode, row)
     assert formula_cells(rows) == [], mode
 
 
@@ -634,7 +638,7 @@ def exports(graded, tmp_path_factory):
         files[name] = out / f"{name}.csv"
         completed = subprocess.run(
             [sys.executable, "-m", "nbgrader", "export", f"--db={db_url(workdir)}", f"--to={files[name]}", *extra],
-            cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
+            cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
         assert completed.returncode == 0, completed.stdout + completed.stderr
     return mode, files
 

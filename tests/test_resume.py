@@ -12,23 +12,26 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import fixture_course
 import psutil
 import pytest
+from fixture_course.answers import ALTERNATIVES, MISTAKES
 from nbgrader.api import Assignment, Gradebook, SubmittedAssignment
 from pg import create_database
 from traitlets.config import Config
 
-from autograder.course import REPO_ROOT, release_notebook, source_notebook
 from autograder.engine.grade import GRADED_MARKER, GradingRun
 from autograder.engine.gradebook import cell_scores
-from autograder.mistakes import alternatives_for, mistakes_for
 from autograder.tools.cohort import SyntheticStudent, reference_solutions, write_cohort
 from autograder.tools.demo import db_url, register_assignment
 from autograder.tools.in_process import grade_in_process, read_notebook, release_stubs, with_solutions
 from autograder.tools.release import nbgrader_env
 
-ASSIGNMENT = "00_tensors"
-FULL_MARKS = 10.0
+pytestmark = pytest.mark.usefixtures("fixture_course_selected")
+
+ROOT = fixture_course.ROOT
+ASSIGNMENT = fixture_course.ASSIGNMENT
+FULL_MARKS = 5.0
 RUN_TIMEOUT_S = 600
 POLL_S = 0.05
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -36,41 +39,39 @@ KILL_GRACE_S = 5.0
 
 
 def _cohort() -> list[SyntheticStudent]:
-    """Eight students with different scores: full marks, zero, and banked mistakes in different cells."""
+    """Eight students with different scores: full marks, zero, and mistakes of the fixture course in different cells."""
     reference = reference_solutions(ASSIGNMENT)
-    mistakes = {m.name: m for m in mistakes_for(ASSIGNMENT)}
-    alternative = {k: v for a in alternatives_for(ASSIGNMENT) for k, v in a.replaces.items()}
 
     def with_mistakes(*names: str) -> dict[str, str]:
         replacements = dict(reference)
         for name in names:
-            replacements.update(mistakes[name].replaces)
+            replacements.update(MISTAKES[name].replaces)
         return replacements
 
     return [
         SyntheticStudent("resume_reference", "reference", dict(reference)),
         SyntheticStudent("resume_blank", "blank", {}),
-        SyntheticStudent("resume_rows_prefix", "visible mistakes",
-                         with_mistakes("rows_global_sum", "prefix_skips_first")),
-        SyntheticStudent("resume_alternative", "alternative", {**reference, **alternative}),
-        SyntheticStudent("resume_seed_columns", "hidden mistakes",
-                         with_mistakes("seeded_rand_global_seed", "columns_nan_to_num")),
-        SyntheticStudent("resume_clip_empty", "torch.empty", with_mistakes("clip_empty_where_hides_nan")),
-        SyntheticStudent("resume_device_flatten", "hidden mistakes",
-                         with_mistakes("pick_device_always_cpu", "flatten_view")),
-        SyntheticStudent("resume_numpy", "shares memory", with_mistakes("numpy_from_numpy_float")),
+        SyntheticStudent("resume_double_prefix", "visible mistakes",
+                         with_mistakes("double_adds_one", "prefix_skips_first")),
+        SyntheticStudent("resume_alternative", "alternative", {**reference, **ALTERNATIVES}),
+        SyntheticStudent("resume_double_columns", "hidden mistakes",
+                         with_mistakes("double_in_place", "columns_first_two_rows")),
+        SyntheticStudent("resume_columns_empty", "torch.empty", with_mistakes("columns_start_from_empty")),
+        SyntheticStudent("resume_prefix", "hidden mistake", with_mistakes("prefix_always_float32")),
+        SyntheticStudent("resume_rows", "visible mistake", with_mistakes("columns_row_sums")),
     ]
 
 
-COHORT = _cohort()
+with fixture_course.selected():
+    COHORT = _cohort()
 STUDENTS = [s.student_id for s in COHORT]
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict[str, dict[str, float]]:
     """Per-cell points of every student, from the in-process grader (which agrees with nbgrader)."""
-    source = read_notebook(source_notebook(ASSIGNMENT))
-    stubs = release_stubs(read_notebook(release_notebook(ASSIGNMENT)))
+    source = read_notebook(fixture_course.source_notebook())
+    stubs = release_stubs(read_notebook(fixture_course.release_notebook()))
     scores = {}
     for student in COHORT:
         grade = grade_in_process(with_solutions(source, student.replacements or stubs))
@@ -95,7 +96,7 @@ def _prepare(workdir: Path, students: list[SyntheticStudent], registered: Path) 
 def _command(workdir: Path, *extra: str, db: str | None = None) -> list[str]:
     """The grading command on ``workdir`` (results in ``workdir/results.json``, gradebook ``db`` or its sqlite)."""
     return [
-        sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(REPO_ROOT), "--no-progress",
+        sys.executable, "-m", "autograder.engine.grade", ASSIGNMENT, "--root", str(ROOT), "--no-progress",
         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
         "--db", db or db_url(workdir), "--json", str(workdir / "results.json"), *extra,
     ]
@@ -103,26 +104,27 @@ def _command(workdir: Path, *extra: str, db: str | None = None) -> list[str]:
 
 def _grade(workdir: Path, *extra: str, db: str | None = None) -> subprocess.CompletedProcess:
     """Run the grading command to its end."""
-    return subprocess.run(_command(workdir, *extra, db=db), cwd=REPO_ROOT, env=nbgrader_env(), capture_output=True,
+    return subprocess.run(_command(workdir, *extra, db=db), cwd=ROOT, env=nbgrader_env(), capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S)
 
 
 def _start(workdir: Path, *extra: str) -> subprocess.Popen:
     """Start the grading command in its own process group (as a terminal would), output to files."""
     with (workdir / "stdout.txt").open("w") as stdout, (workdir / "stderr.txt").open("w") as stderr:
-        return subprocess.Popen(_command(workdir, *extra), cwd=REPO_ROOT, env=nbgrader_env(), start_new_session=True,
+        return subprocess.Popen(_command(workdir, *extra), cwd=ROOT, env=nbgrader_env(), start_new_session=True,
                                 stdout=stdout, stderr=stderr)
 
 
 def _course() -> str:
-    """What --changed-only compares besides the submission: the source notebook and every autograder/*.py."""
-    return GradingRun(REPO_ROOT, "", 1, Config()).grading_key(ASSIGNMENT)
+    """What --changed-only compares besides the submission: the source notebook and every .py of the course's grader
+    folder (the fixture course's)."""
+    return GradingRun(ROOT, "", 1, Config()).grading_key(ASSIGNMENT)
 
 
 def _require_unchanged_course(state: dict) -> None:
-    """Skip when autograder/ changed between the runs of a fixture (then every submission is rightly regraded)."""
+    """Skip when the course changed between the runs of a fixture (then every submission is rightly regraded)."""
     if state["course_before"] != state["course_after"]:
-        pytest.skip("autograder/*.py or the source notebook changed while the runs went on (someone is editing "
+        pytest.skip("the fixture course's *.py or its source notebook changed while the runs went on (someone is editing "
                     "the working tree); --changed-only then regrades everything, as it should")
 
 
@@ -283,7 +285,7 @@ def test_student_option_grades_only_those(selected):
     assert selected["runs"]["named"].returncode == 0, selected["runs"]["named"].stderr[-2000:]
     assert set(selected["named"]) == {"resume_reference", "resume_blank"}
     assert selected["named_folders"] == {"resume_reference", "resume_blank"}
-    assert selected["named_gradebook"]["resume_rows_prefix"] == {}
+    assert selected["named_gradebook"]["resume_double_prefix"] == {}
     assert sum(selected["named_gradebook"]["resume_reference"].values()) == FULL_MARKS
 
 
@@ -308,9 +310,9 @@ def test_changed_only_regrades_a_changed_submission(selected):
 @pytest.mark.xdist_group("grading")
 def test_changed_only_grades_a_new_submission(selected, expected):
     """Does --changed-only grade a submission that was never graded?"""
-    result = selected["changed"]["resume_rows_prefix"]
+    result = selected["changed"]["resume_double_prefix"]
     assert result["status"] == "graded"
-    assert result["score"] == sum(expected["resume_rows_prefix"].values())
+    assert result["score"] == sum(expected["resume_double_prefix"].values())
 
 
 # -- kill -9 and Ctrl-C ------------------------------------------------------------------------------------------

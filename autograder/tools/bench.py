@@ -22,6 +22,7 @@ from pathlib import Path
 
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.engine.gradebook import cell_scores
+from autograder.engine.layout import course_layout
 from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
 from autograder.tools.cohort import SyntheticStudent, demo_cohort, write_cohort
 from autograder.tools.demo import autograde_stock, db_url, grade_fast, register_assignment
@@ -44,12 +45,12 @@ def bench_cohort(assignment: str, size: int) -> list[SyntheticStudent]:
 
 
 def stock_course(folder: Path) -> Path:
-    """A course root that runs nbgrader exactly as shipped: same source/, none of this course's configuration."""
-    from autograder.course import COURSE_ID
-
+    """A course root that runs nbgrader exactly as shipped: same source/, none of this course's configuration (the
+    course being graded, :func:`course_layout`)."""
+    layout = course_layout()
     folder.mkdir(parents=True)
-    (folder / "source").symlink_to(REPO_ROOT / "source")
-    (folder / "nbgrader_config.py").write_text(_STOCK_CONFIG.format(course_id=COURSE_ID), encoding="utf-8")
+    (folder / "source").symlink_to(layout.root / layout.source_dir)
+    (folder / "nbgrader_config.py").write_text(_STOCK_CONFIG.format(course_id=layout.course_id), encoding="utf-8")
     return folder
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import release_notebook, source_notebook
+from autograder.engine.layout import course_layout
 from autograder.mistakes import alternatives_for, mistakes_for
 from autograder.tools.in_process import nbgrader_meta, read_notebook, with_solutions
 
@@ -28,8 +28,11 @@ class SyntheticStudent:
 
 
 def reference_solutions(assignment: str) -> dict[str, str]:
-    """The reference solution of every solution cell, as a student would type it (without nbgrader markers)."""
-    source = read_notebook(source_notebook(assignment))
+    """The reference solution of every solution cell, as a student would type it (without nbgrader markers).
+
+    Read from the course being graded (:func:`course_layout`: this course, or the one ``$AUTOGRADER_COURSE`` names).
+    """
+    source = read_notebook(course_layout().source_notebook(assignment))
     return {
         nbgrader_meta(cell)["grade_id"]: "\n".join(
             line for line in cell.source.splitlines() if not _SOLUTION_MARKER.match(line)
@@ -41,7 +44,7 @@ def reference_solutions(assignment: str) -> dict[str, str]:
 
 def submission(assignment: str, replacements: dict[str, str]) -> nbformat.NotebookNode:
     """The release notebook with its solution cells replaced: what a student hands in."""
-    return with_solutions(read_notebook(release_notebook(assignment)), replacements)
+    return with_solutions(read_notebook(course_layout().release_notebook(assignment)), replacements)
 
 
 def demo_cohort(assignment: str) -> list[SyntheticStudent]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autograder.course import REPO_ROOT, published_assignments
 from autograder.engine.gradebook import score_table
+from autograder.engine.layout import course_layout
 from autograder.engine.reports import label_of, misconception_labels, top_misconceptions, write_reports
 from autograder.engine.terminal import printable
 from autograder.tools.cohort import demo_cohort, write_cohort
@@ -46,23 +47,27 @@ def register_assignment(assignment: str, workdir: Path, db: str | None = None) -
 
 
 def autograde_stock(
-    assignment: str, workdir: Path, *extra: str, db: str | None = None, root: Path = REPO_ROOT
+    assignment: str, workdir: Path, *extra: str, db: str | None = None, root: Path | None = None
 ) -> subprocess.CompletedProcess:
-    """Grade every submission of ``assignment`` with plain ``nbgrader autograde`` run in ``root``."""
+    """Grade every submission of ``assignment`` with plain ``nbgrader autograde`` run in ``root`` (default: the root of
+    the course being graded, :func:`course_layout`)."""
     return subprocess.run(
-        nbgrader_command("autograde", assignment, workdir, *extra, db=db), cwd=root, env=nbgrader_env(),
+        nbgrader_command("autograde", assignment, workdir, *extra, db=db), cwd=root or course_layout().root,
+        env=nbgrader_env(),
         capture_output=True, text=True,
     )
 
 
 def grade_fast(assignment: str, workdir: Path, *extra: str, progress: bool = True) -> subprocess.CompletedProcess:
-    """Grade every submission of ``assignment`` with ``python -m autograder grade`` (parallel, contained)."""
+    """Grade every submission of ``assignment`` with ``python -m autograder grade`` (parallel, contained), in the
+    course being graded (:func:`course_layout`)."""
+    root = course_layout().root
     command = [
-        sys.executable, "-m", "autograder.engine.grade", assignment, "--root", str(REPO_ROOT),
+        sys.executable, "-m", "autograder.engine.grade", assignment, "--root", str(root),
         "--submitted", str(workdir / "submitted"), "--autograded", str(workdir / "autograded"),
         "--db", db_url(workdir), *extra, *([] if progress else ["--no-progress"]),
     ]
-    return subprocess.run(command, cwd=REPO_ROOT, env=nbgrader_env(), text=True,
+    return subprocess.run(command, cwd=root, env=nbgrader_env(), text=True,
                           capture_output=not progress)
 
 

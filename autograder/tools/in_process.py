@@ -20,9 +20,9 @@ from typing import Mapping
 import nbformat
 import torch
 
-from autograder.diagnosis import Recorder, diagnose, explain_names, with_hint
 from autograder.engine.cells import is_test_cell, nbgrader_meta, read_notebook, strip_hidden_tests  # noqa: F401 - re-exported
 from autograder.engine.judge import LocalStudent, verdict
+from autograder.engine.layout import course_layout
 
 
 def solution_ids(nb: nbformat.NotebookNode) -> list[str]:
@@ -124,7 +124,8 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
                 if meta.get("grade") and not meta.get("solution"):
                     # As in grading, the hidden checks run even after the visible part failed: they diagnose it.
                     judged, diagnosed = _judge(cell.source, namespace, meta["grade_id"])
-                    error = f"{error}\n\n{explain_names(cell.source, diagnosed)}" if error and diagnosed else (
+                    error = f"{error}\n\n{course_layout().diagnosis().explain_names(cell.source, diagnosed)}" if (
+                        error and diagnosed) else (
                         error or judged)
                 if meta.get("grade") and not meta.get("solution"):
                     max_points = float(meta.get("points", 0))
@@ -137,14 +138,18 @@ def grade_in_process(nb: nbformat.NotebookNode, workdir: Path | None = None) -> 
 
 def _judge(source: str, namespace: dict, grade_id: str) -> tuple[str, list[str]]:
     """The hidden tests' verdict on a test cell ('' when they pass) and the banked mistakes it recognised, as
-    ContainedExecute reaches them in grading."""
-    recorder = Recorder(LocalStudent(namespace).send)
+    ContainedExecute reaches them in grading (with the course's diagnosis, when the course has one)."""
+    course_diagnosis = course_layout().diagnosis()
+    send = LocalStudent(namespace).send
+    recorder = course_diagnosis.Recorder(send) if course_diagnosis else None
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        failure = verdict(source, recorder.send)
+        failure = verdict(source, recorder.send if recorder else send)
     if not failure:
         return "", []
-    diagnosis = diagnose(source, grade_id, recorder.observations)
-    return f"AssertionError: {with_hint(failure, diagnosis)}", diagnosis.names
+    if recorder is None:
+        return f"AssertionError: {failure}", []
+    diagnosis = course_diagnosis.diagnose(source, grade_id, recorder.observations)
+    return f"AssertionError: {course_diagnosis.with_hint(failure, diagnosis)}", diagnosis.names
 
 
 def _run_cell(source: str, namespace: dict, filename: str) -> str:

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.course import REPO_ROOT, published_assignments, release_notebook
+from autograder.engine.layout import course_layout
 from autograder.engine.nbgrader_commands import generate, nbgrader_env  # noqa: F401 - nbgrader_env re-exported
 
 # Notebook-level metadata that tools add or change without changing what students see.
@@ -33,25 +33,30 @@ def normalized(path: Path) -> dict:
     return nb
 
 
-def stale_notebooks(root: Path = REPO_ROOT) -> list[str]:
-    """Assignments whose committed release notebook differs from a fresh generation."""
+def stale_notebooks(root: Path | None = None) -> list[str]:
+    """Assignments whose committed release notebook differs from a fresh generation (in the course being graded,
+    :func:`course_layout`, or the copy of it at ``root``)."""
+    layout = course_layout()
+    root = root or layout.root
     stale = []
     with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
-        for assignment in published_assignments(root):
+        for assignment in layout.published(root):
             fresh = generate(assignment, Path(scratch) / "release", root)
-            committed = release_notebook(assignment, root)
+            committed = layout.release_notebook(assignment, root)
             if not committed.exists() or normalized(committed) != normalized(fresh):
                 stale.append(assignment)
     return stale
 
 
-def regenerate(root: Path = REPO_ROOT) -> list[Path]:
-    """Regenerate release/ for every published assignment; return the written notebooks."""
+def regenerate(root: Path | None = None) -> list[Path]:
+    """Regenerate release/ for every published assignment (of the course being graded); return the written notebooks."""
+    layout = course_layout()
+    root = root or layout.root
     written = []
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
-        for assignment in published_assignments(root):
+        for assignment in layout.published(root):
             fresh = generate(assignment, Path(scratch) / "release", root)
-            target = release_notebook(assignment, root)
+            target = layout.release_notebook(assignment, root)
             if target.parent.exists():
                 shutil.rmtree(target.parent)
             shutil.copytree(fresh.parent, target.parent)
@@ -64,15 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale release notebooks (exit 1 if any)")
     args = parser.parse_args(argv)
+    layout = course_layout()
     if args.check:
         stale = stale_notebooks()
         for assignment in stale:
             print(f"stale: release/{assignment} differs from source/{assignment}; run `make release`")
         if not stale:
-            print(f"release/ is up to date with source/ ({', '.join(published_assignments())})")
+            print(f"release/ is up to date with source/ ({', '.join(layout.published())})")
         return 1 if stale else 0
     for path in regenerate():
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
+        print(f"wrote {path.relative_to(layout.root)}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Hidden checks of the fixture course (``judge("fixture_course.hidden.<topic>.check_x", ...)``)."""
