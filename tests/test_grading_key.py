@@ -62,3 +62,19 @@ def test_an_upgrade_of_torch_changes_the_key(course, monkeypatch):
     versions = grade._installed_versions()
     monkeypatch.setattr(grade, "_installed_versions", lambda: {**versions, "torch": versions["torch"] + "+other"})
     assert _key(course) != before
+
+
+def test_an_engine_change_regrades_a_course_whose_package_does_not_hold_the_engine(course, tmp_path, monkeypatch):
+    """Does a change to the engine's code change the key even for a course whose grader package lies elsewhere (the
+    fixture course of the engine's tests has its checks in tests/fixture_course)?"""
+    engine = tmp_path / "engine"
+    shutil.copytree(REPO_ROOT / "autograder" / "engine", engine, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(grade, "_ENGINE_DIR", engine)
+    layout = dataclasses.replace(LAYOUT, root=course, grader_dir=course / "autograder" / "hidden")
+
+    def key() -> str:
+        return grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key(ASSIGNMENT)
+
+    before = key()
+    _append(engine / "judge.py", "\n# changed\n")
+    assert key() != before

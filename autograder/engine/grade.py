@@ -73,6 +73,7 @@ from autograder.engine.nbgrader_commands import generate
 from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles
 from autograder.engine.terminal import printable, printable_lines
 
+_ENGINE_DIR = Path(__file__).resolve().parent
 GRADED_MARKER = ".autograder-graded"
 """Written beside a graded notebook: ``<digest of the submitted files>:<grading key>``; --changed-only compares it."""
 
@@ -195,7 +196,7 @@ class GradingRun:
 
     def _grading_key(self, assignment: str) -> str:
         """Everything besides the submission that can change a score or the autograded notebook: the assignment's
-        source notebook, every ``.py`` of the grader package (hidden checks, mistake banks, engine, inert rules), the
+        source notebook, every ``.py`` of the grader package (hidden checks, mistake banks, inert rules) and of the engine, the
         nbgrader configuration, the pinned dependencies and the installed versions of what runs the kernels.
         ``--changed-only`` regrades a submission whose key changed; a change anywhere in it regrades everything,
         which is the safe side of staleness."""
@@ -210,6 +211,9 @@ class GradingRun:
         grader = self.layout.grader_dir
         for path in sorted(grader.rglob("*.py")):
             add(path.relative_to(grader).as_posix(), path.read_bytes())
+        # The engine's own code, also for a course whose grader package does not hold it (a fixture course).
+        for path in sorted(_ENGINE_DIR.rglob("*.py")):
+            add("engine/" + path.relative_to(_ENGINE_DIR).as_posix(), path.read_bytes())
         for name, path in (("nbgrader_config.py", self.root / "nbgrader_config.py"),
                            ("pyproject.toml", self.layout.root / "pyproject.toml")):
             add(name, path.read_bytes() if path.exists() else b"")
