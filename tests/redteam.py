@@ -388,7 +388,10 @@ def innocent_code() -> dict[str, str]:
 
 
 TAMPER_CELL = COLUMNS
-TAMPER_CODE = "torch.equal = lambda *a, **k: True  # tampering halfway through, after an honest test"
+TAMPER_CODE = ("_real_equal = torch.equal\n"
+               "torch.equal = lambda *a, **k: True  # tampering halfway through, after an honest test")
+RESTORE_CELL = PREFIX
+RESTORE_CODE = "torch.equal = _real_equal  # put back after being caught: the later tests must stay at zero"
 
 
 def cohort(targets: Targets, stubs: dict[str, str], *, with_innocents: bool = True) -> list[SyntheticStudent]:
@@ -400,8 +403,9 @@ def cohort(targets: Targets, stubs: dict[str, str], *, with_innocents: bool = Tr
         reference = reference_solutions(ASSIGNMENT)
         for name, code in innocent_code().items():
             students.append(SyntheticStudent(f"innocent_{name}", name, {**reference, FIRST: f"{reference[FIRST]}\n{code}"}))
-        students.append(SyntheticStudent("tamper_midway", "reference, tampering in a middle cell",
-                                         {**reference, TAMPER_CELL: f"{reference[TAMPER_CELL]}\n{TAMPER_CODE}"}))
+        students.append(SyntheticStudent("tamper_midway", "reference, tampering in a middle cell, undone in a later one",
+                                         {**reference, TAMPER_CELL: f"{reference[TAMPER_CELL]}\n{TAMPER_CODE}",
+                                          RESTORE_CELL: f"{reference[RESTORE_CELL]}\n{RESTORE_CODE}"}))
     return students
 
 

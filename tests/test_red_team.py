@@ -181,7 +181,8 @@ def test_innocent_look_alike_keeps_full_marks_without_flag(graded, innocent):
 
 @pytest.mark.xdist_group("red_team")
 def test_tampering_zeroes_every_later_test_and_keeps_earlier_ones(graded):
-    """Does a correct notebook that tampers halfway keep the tests judged before and lose every test after?"""
+    """Does a correct notebook that tampers halfway keep the tests judged before and lose every test after, even
+    when it undoes the tampering before the next test?"""
     mode, outcomes, _, completed = graded
     outcome = outcomes["tamper_midway"]
     assert outcome.graded, outcome.status
