@@ -233,6 +233,21 @@ def touches_kept_objects(request: Any) -> bool:
     return False
 
 
+_KEYS_OF: dict[int, tuple[list, list[tuple[str, bool]]]] = {}
+
+
+def _request_keys(observations: list[tuple[dict, dict]]) -> list[tuple[str, bool]]:
+    """Each recorded request as its cache key (canonical JSON) and whether it touches kept objects: worked out once
+    per failing cell, not once per banked mistake it is replayed on."""
+    known = _KEYS_OF.get(id(observations))
+    if known is None or known[0] is not observations or len(known[1]) != len(observations):
+        known = (observations, [(json.dumps(request, sort_keys=True), touches_kept_objects(request))
+                                for request, _ in observations])
+        _KEYS_OF.clear()  # one failing cell at a time (callers hold the replay lock)
+        _KEYS_OF[id(observations)] = known
+    return known[1]
+
+
 def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dict, dict]]) -> bool:
     """Whether ``mistake`` answers every recorded request exactly as the student's function did.
 
@@ -246,15 +261,14 @@ def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dic
         if namespace is None:
             return False
         objects: dict = {}
-        for request, reply in observations:
-            key = (assignment, mistake.name, json.dumps(request, sort_keys=True))
-            stateful = touches_kept_objects(request)
+        for (request, reply), (request_text, stateful) in zip(observations, _request_keys(observations)):
+            key = (assignment, mistake.name, request_text)
             banked = None if stateful else _REPLIES.get(key)
             if banked is None:
                 try:
                     # Other threads of the grader run hidden checks with autograd of their own meanwhile.
                     with probe.count_autograd_in_this_thread_only():
-                        banked = json.loads(probe.handle(namespace, key[2], objects))
+                        banked = json.loads(probe.handle(namespace, request_text, objects))
                 except Exception:  # noqa: BLE001 - bank code that cannot answer matches nothing
                     return False
                 if not stateful and len(_REPLIES) < MAX_CACHED_REPLIES:
