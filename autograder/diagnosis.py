@@ -233,22 +233,14 @@ def touches_kept_objects(request: Any) -> bool:
     return False
 
 
-_KEYS_OF: dict[int, tuple[list, list[tuple[str, bool]]]] = {}
-
-
 def _request_keys(observations: list[tuple[dict, dict]]) -> list[tuple[str, bool]]:
     """Each recorded request as its cache key (canonical JSON) and whether it touches kept objects: worked out once
-    per failing cell, not once per banked mistake it is replayed on."""
-    known = _KEYS_OF.get(id(observations))
-    if known is None or known[0] is not observations or len(known[1]) != len(observations):
-        known = (observations, [(json.dumps(request, sort_keys=True), touches_kept_objects(request))
-                                for request, _ in observations])
-        _KEYS_OF.clear()  # one failing cell at a time (callers hold the replay lock)
-        _KEYS_OF[id(observations)] = known
-    return known[1]
+    per failing cell (:func:`diagnose`), not once per banked mistake it is replayed on."""
+    return [(json.dumps(request, sort_keys=True), touches_kept_objects(request)) for request, _ in observations]
 
 
-def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dict, dict]]) -> bool:
+def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dict, dict]],
+                 keys: list[tuple[str, bool]] | None = None) -> bool:
     """Whether ``mistake`` answers every recorded request exactly as the student's function did.
 
     The replay keeps the objects it is asked to make in a registry of its own, new for every replay: the bank's
@@ -261,7 +253,8 @@ def behaves_like(assignment: str, mistake: Mistake, observations: list[tuple[dic
         if namespace is None:
             return False
         objects: dict = {}
-        for (request, reply), (request_text, stateful) in zip(observations, _request_keys(observations)):
+        keys = _request_keys(observations) if keys is None else keys
+        for (request, reply), (request_text, stateful) in zip(observations, keys, strict=True):
             key = (assignment, mistake.name, request_text)
             banked = None if stateful else _REPLIES.get(key)
             if banked is None:
@@ -286,8 +279,9 @@ def diagnose(source: str, grade_id: str, observations: list[tuple[dict, dict]]) 
         bank = _bank(source) if observations else None
         if bank is not None:
             assignment, mistakes = bank
+            keys = _request_keys(observations)
             diagnosis.mistakes = [m for m in mistakes
-                                  if grade_id in m.loses_on and behaves_like(assignment, m, observations)]
+                                  if grade_id in m.loses_on and behaves_like(assignment, m, observations, keys)]
     except Exception:  # noqa: BLE001 - a diagnosis is a courtesy: it never changes or breaks a grade
         diagnosis.mistakes = []
     diagnosis.seconds = time.monotonic() - started

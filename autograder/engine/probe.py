@@ -946,11 +946,16 @@ def _call_op(namespace: dict, request: dict, objects: dict) -> dict:
             raise _Refused("handle id already used or malformed")
     except _Refused as refused:
         return {"refused": str(refused)}
+    return _run_target(_invoke, fn, request, objects)
+
+
+def _run_target(run: Any, fn: Any, request: dict, objects: dict) -> dict:
+    """``run`` (:func:`_invoke` or :func:`_gradients`) on the request's target: once, or in every fill round."""
     if fn is None or not callable(fn):
         return {"missing": True, "function": request.get("function") or request.get("method")}
     if request.get("rounds"):
-        return {"rounds": [_invoke(fn, request, objects, index) for index in range(FILL_ROUNDS)]}
-    return _invoke(fn, request, objects, None)
+        return {"rounds": [run(fn, request, objects, index) for index in range(FILL_ROUNDS)]}
+    return run(fn, request, objects, None)
 
 
 def _invoke(fn: Any, request: dict, objects: dict, round_index: int | None) -> dict:
@@ -1021,11 +1026,7 @@ def _grad_op(namespace: dict, request: dict, objects: dict) -> dict:
         fn = _target(namespace, request, objects)
     except _Refused as refused:
         return {"refused": str(refused)}
-    if fn is None or not callable(fn):
-        return {"missing": True, "function": request.get("function") or request.get("method")}
-    if request.get("rounds"):
-        return {"rounds": [_gradients(fn, request, objects, index) for index in range(FILL_ROUNDS)]}
-    return _gradients(fn, request, objects, None)
+    return _run_target(_gradients, fn, request, objects)
 
 
 def _gradients(fn: Any, request: dict, objects: dict, round_index: int | None) -> dict:
@@ -1338,8 +1339,8 @@ def _gradient_fingerprint() -> dict[str, str]:
     }
     for name, impl in TRUSTED_FUNCTIONS.items():
         entries[f"probe.TRUSTED_FUNCTIONS[{name!r}]"] = f"{_describe(impl)}:{_describe(impl.__code__)}"
-    for name in ("_trusted", "_AutogradCounter", "_gradients", "_invoke", "_get_op", "_stored", "_state_lie",
-                 "_disguise", "_encode_checked", "_raw_backward", "_decode_argument"):
+    for name in ("_trusted", "_AutogradCounter", "_gradients", "_invoke", "_run_target", "_get_op", "_stored",
+                 "_state_lie", "_disguise", "_encode_checked", "_raw_backward", "_decode_argument"):
         entries[f"probe.{name}"] = _describe(globals().get(name))
     for name in ("torch", "np", "json", "encode", "decode"):
         entries[f"probe.globals[{name!r}]"] = _describe(globals().get(name))

@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from autograder.engine.layout import course_layout
@@ -33,34 +34,31 @@ def normalized(path: Path) -> dict:
     return nb
 
 
-def stale_notebooks(root: Path | None = None) -> list[str]:
-    """Assignments whose committed release notebook differs from a fresh generation (in the course being graded,
-    :func:`course_layout`, or the copy of it at ``root``)."""
+def _fresh_releases(root: Path | None, prefix: str) -> Iterator[tuple[str, Path, Path]]:
+    """For every published assignment of the course being graded (:func:`course_layout`, or the copy of it at
+    ``root``): its name, a freshly generated release notebook (in a scratch folder) and the committed one's path."""
     layout = course_layout()
     root = root or layout.root
-    stale = []
-    with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         for assignment in layout.published(root):
             fresh = generate(assignment, Path(scratch) / "release", root)
-            committed = layout.release_notebook(assignment, root)
-            if not committed.exists() or normalized(committed) != normalized(fresh):
-                stale.append(assignment)
-    return stale
+            yield assignment, fresh, layout.release_notebook(assignment, root)
+
+
+def stale_notebooks(root: Path | None = None) -> list[str]:
+    """Assignments whose committed release notebook differs from a fresh generation."""
+    return [assignment for assignment, fresh, committed in _fresh_releases(root, "release-check-")
+            if not committed.exists() or normalized(committed) != normalized(fresh)]
 
 
 def regenerate(root: Path | None = None) -> list[Path]:
-    """Regenerate release/ for every published assignment (of the course being graded); return the written notebooks."""
-    layout = course_layout()
-    root = root or layout.root
+    """Regenerate release/ for every published assignment; return the written notebooks."""
     written = []
-    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
-        for assignment in layout.published(root):
-            fresh = generate(assignment, Path(scratch) / "release", root)
-            target = layout.release_notebook(assignment, root)
-            if target.parent.exists():
-                shutil.rmtree(target.parent)
-            shutil.copytree(fresh.parent, target.parent)
-            written.append(target)
+    for _, fresh, target in _fresh_releases(root, "release-"):
+        if target.parent.exists():
+            shutil.rmtree(target.parent)
+        shutil.copytree(fresh.parent, target.parent)
+        written.append(target)
     return written
 
 
