@@ -36,6 +36,7 @@ RUN_TIMEOUT_S = 600
 POLL_S = 0.05
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KILL_GRACE_S = 5.0
+EXITING_GRACE_S = 30.0
 
 
 def _cohort() -> list[SyntheticStudent]:
@@ -191,16 +192,25 @@ def _kill(processes: list[psutil.Process]) -> None:
             pass
 
 
+def _status(process: psutil.Process) -> str:
+    """The process's state as the kernel reports it (for a survivor's message), or 'gone'."""
+    try:
+        return process.status()
+    except psutil.Error:
+        return "gone"
+
+
 def _alive(processes: list[psutil.Process], grace_s: float = 0.0) -> list[psutil.Process]:
     """Those of ``processes`` still running (not zombies) after at most ``grace_s`` seconds.
 
     A process whose command line already reads empty has released its memory and is exiting (a big kernel's exit
-    can take a while on a loaded machine): it gets ``grace_s`` more before it counts as running.
+    can take a while on a loaded machine; seen past 10 s in a full suite): it gets up to ``EXITING_GRACE_S`` more
+    before it counts as running.
     """
     _, alive = psutil.wait_procs(processes, timeout=grace_s) if grace_s else ([], processes)
     exiting = [process for process in alive if not _cmdline(process)]
     if grace_s and exiting:
-        _, still = psutil.wait_procs(exiting, timeout=grace_s)
+        _, still = psutil.wait_procs(exiting, timeout=EXITING_GRACE_S)
         alive = [process for process in alive if process not in exiting or process in still]
     running = []
     for process in alive:
@@ -328,7 +338,7 @@ def killed(tmp_path_factory, registered) -> dict:
     _kill(survivors)
     rerun = _grade(workdir, "--changed-only", "--workers", "2")
     return {"workdir": workdir, "returncode": returncode, "finished": finished, "rerun": rerun,
-            "survivors": [" ".join(_cmdline(p))[:120] or p.pid for p in survivors],
+            "survivors": [" ".join(_cmdline(p))[:120] or f"{p.pid} ({_status(p)})" for p in survivors],
             "results": _results(workdir), "course_before": course_before, "course_after": _course()}
 
 
