@@ -41,6 +41,30 @@ def expect_plain_tensor(
     return value
 
 
+def values_close(received: Any, expected: Any, *, rtol: float, atol: float, same_dtype: bool = False) -> bool:
+    """``torch.testing.assert_close``'s verdict (NaN equal to NaN), without what its first call costs a process.
+
+    For two tensors: the same shape, the same dtype when ``same_dtype``, and every value within ``atol + rtol *
+    |expected|`` once both are promoted to a common dtype, which is what ``assert_close`` checks for tensors on one
+    device (``tests/test_checks.py`` compares the two on every pair of a range of values and dtypes). Its first call
+    imports torch.distributed's tensor package (sympy with it): 0.4 s and 200,000 objects that every garbage
+    collection of the grading command then walks. Anything else goes to ``assert_close`` itself.
+    """
+    if type(received) is not torch.Tensor or type(expected) is not torch.Tensor:
+        try:
+            torch.testing.assert_close(received, expected, rtol=rtol, atol=atol, equal_nan=True,
+                                       check_dtype=same_dtype)
+        except AssertionError:
+            return False
+        return True
+    if received.shape != expected.shape or received.device != expected.device or (
+            same_dtype and received.dtype != expected.dtype):
+        return False
+    common = torch.promote_types(received.dtype, expected.dtype)
+    return bool(torch.isclose(received.detach().to(common), expected.detach().to(common), rtol=rtol, atol=atol,
+                              equal_nan=True).all())
+
+
 def expect_close(
     received: torch.Tensor,
     expected: torch.Tensor,
@@ -52,9 +76,7 @@ def expect_close(
     hint: str = "",
 ) -> None:
     """Compare values with stated tolerances (exact by default) and explain the difference in Korean."""
-    try:
-        torch.testing.assert_close(received, expected, rtol=rtol, atol=atol, equal_nan=True, check_dtype=False)
-    except AssertionError:
+    if not values_close(received, expected, rtol=rtol, atol=atol):
         parts = [f"{what}: 값이 달라요."]
         if inputs:
             parts.append(f"입력: {inputs}")
@@ -67,14 +89,12 @@ def expect_close(
 
 def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> None:
     """Fail when a function (named by ``what``) changed its input in place."""
-    try:
-        torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
-    except AssertionError:
+    if not values_close(after, before, rtol=0, atol=0, same_dtype=True):
         raise AssertionError(
             f"{what} 함수가 입력 텐서를 바꿔 버렸어요. 바꿔치기(in-place) 연산(x[...] = ... 같은 대입, 이름이 밑줄(_)로 "
             "끝나는 add_ 같은 메서드, 뷰(view)에 쓰기)을 쓰면 호출한 쪽의 데이터도 바뀌어요. 새 텐서를 만들어 돌려주세요.\n"
             f"호출 전: {_describe(before)}\n호출 후: {_describe(after)}"
-        ) from None
+        )
 
 
 def call_with_copies(fn: Callable[..., Any] | StudentFunction, *tensors: torch.Tensor) -> Any:
