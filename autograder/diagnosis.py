@@ -76,12 +76,12 @@ class Recorder:
         self.observations.append((request, reply))
         return reply
 
-    def send_batch(self, requests: list[dict]) -> list[dict]:
+    def send_batch(self, requests: list[dict], **options: Any) -> list[dict]:
         """Send ``requests`` as one batch through the channel's own batch sender (one round trip, exactly as without
-        the recorder), seeding and recording each call as :meth:`send` does, in order."""
+        the recorder, with the same ``options``), seeding and recording each call as :meth:`send` does, in order."""
         first = len(self.observations) + 1
         seeded = [_seeded(request, first + index) for index, request in enumerate(requests)]
-        replies = batch_sender(self.channel)(seeded)
+        replies = batch_sender(self.channel)(seeded, **options)
         self.observations.extend(zip(seeded, replies))
         return replies
 

@@ -179,8 +179,12 @@ def test_behaving_like_a_mistake_on_some_inputs_only_is_not_enough():
         "    calls[0] += 1\n"
         "    return x / x.sum(dim=0, keepdim=True) if calls[0] == 1 else x / x.sum()\n")
     failure, observations = _observe(namespace, source)
-    assert failure is not None and len(observations) == 1  # the first input already fails: one observation
-    assert diagnose(source, ROWS_CELL, observations).names == ["rows_column_sums"]
+    # The check's calls travel as one batch: every input is observed, also those after the first that fails. The
+    # answer divides by the column sums on the first input only, then by the global sum: like neither on every one.
+    assert failure is not None and len(observations) == 5
+    assert "열 방향으로" in failure  # the message is still the first failing input's (a column-sum division)
+    assert diagnose(source, ROWS_CELL, observations).names == []
+    assert diagnose(source, ROWS_CELL, observations[:1]).names == ["rows_column_sums"]
     namespace["calls"][0] = 5  # from now on it divides by the global sum
     assert diagnose(source, ROWS_CELL, _observe(namespace, source)[1]).names == ["rows_global_sum"]
     # A mistake that passes some inputs first: one earlier reply that differs is enough to match nothing.

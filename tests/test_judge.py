@@ -181,3 +181,72 @@ def test_global_random_states_are_put_back():
     local_function(lambda: (torch.manual_seed(1), np.random.seed(1), random.seed(1)), "reseed").run()
     assert torch.equal(before[0], torch.get_rng_state())
     assert np.array_equal(before[1], np.random.get_state()[1]) and before[2] == random.getstate()
+
+
+# ------------------------------------------------------------------------------------------------ batches of plain calls
+
+class _PatchingKernel:
+    """The kernel side of ContainedExecute's channel: the first call of a batch patches torch.equal, the second puts it
+    back; a fingerprint reports what torch.equal is at that moment."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def probe_batch(self, calls: list[dict]) -> list[dict]:
+        self.batches.append([call.get("op", "call") for call in calls])
+        replies, patched, calls_seen = [], False, 0
+        for call in calls:
+            if call.get("op") == "fingerprint":
+                replies.append({"torch.equal": "patched" if patched else "original", "audit": "[]"})
+            else:
+                calls_seen += 1
+                patched = calls_seen == 1
+                replies.append({"result": None, "args_after": [], "global_rng_changed": []})
+        return replies
+
+
+@pytest.mark.parametrize("checked_after_each", [False, True])
+def test_a_batch_checked_after_each_call_sees_a_patch_a_later_call_undoes(checked_after_each):
+    """Does the kernel's channel check the fingerprint after every call of a batch sent ``checked_after_each`` (so a
+    patch that a later call of the batch undoes is seen, as when calls travel one by one), and once otherwise?"""
+    from autograder.engine.nbgrader.execute import ContainedExecute, IntegrityViolation
+
+    kernel, executor = _PatchingKernel(), ContainedExecute()
+    executor._probe_batch = kernel.probe_batch
+    executor._baseline, executor._judged_cell, executor._incidents = {"torch.equal": "original", "audit": "[]"}, "c", []
+    function = StudentFunction("f", executor._send)
+    requests = [function.run_request(torch.ones(1)), function.run_request(torch.ones(2))]
+    if checked_after_each:
+        with pytest.raises(IntegrityViolation, match="torch.equal"):
+            function.batch(requests, checked_after_each=True)
+        assert kernel.batches == [["call", "fingerprint", "call", "fingerprint"]]
+    else:
+        assert len(function.batch(requests)) == 2  # the blind spot the option closes: only the end state is seen
+        assert kernel.batches == [["call", "call", "fingerprint"]]
+
+
+def test_plain_requests_in_a_batch_read_as_run_and_rounds_read_them():
+    """Do plain calls sent in one batch (also through diagnosis's recorder) come back as run() and rounds() give them,
+    in one round trip with the option passed on?"""
+    from autograder.diagnosis import Recorder
+
+    student = LocalStudent({"double": lambda x: x * 2})
+    options_seen: list[dict] = []
+
+    class Channel:
+        def send(self, request: dict) -> dict:
+            return student.send(request)
+
+        def send_batch(self, requests: list[dict], **options) -> list[dict]:
+            options_seen.append(options)
+            return student.send_batch(requests, **options)
+
+    double = StudentFunction("double", Recorder(Channel().send).send)
+    call, rounds = double.batch([double.run_request(torch.ones(2)), double.run_request(torch.ones(2), rounds=True)],
+                                checked_after_each=True)
+    missing = StudentFunction("gone", student.send)
+    assert options_seen == [{"checked_after_each": True}]
+    assert call.result.tolist() == [2.0, 2.0] == double.run(torch.ones(2)).result.tolist()
+    assert len(rounds) == len(double.rounds(torch.ones(2))) and all(r.result.tolist() == [2.0, 2.0] for r in rounds)
+    with pytest.raises(AssertionError, match="gone 함수를 찾을 수 없어요"):
+        missing.batch([missing.run_request(1)])

@@ -49,7 +49,7 @@ NOT_INTERCEPTED = {
 """Dispatcher ops named like allocating or resizing ones that :class:`FillUninitialized` leaves alone, and why."""
 
 __all__ = ["FILL_ROUNDS", "NOT_INTERCEPTED", "UninitializedReadReport", "assert_no_uninitialized_reads",
-           "check_uninitialized_reads", "fill_value"]
+           "assert_no_uninitialized_reads_in", "check_uninitialized_reads", "fill_value"]
 
 
 @dataclass
@@ -90,17 +90,28 @@ def check_uninitialized_reads(fn: Callable | StudentFunction, *args: Any) -> Uni
     If every round raises, the function's own error is raised again as a failing check.
     """
     student_fn = _as_student_function(fn)
-    rounds = student_fn.rounds(*args)
+    return _report(student_fn.rounds(*args), student_fn.__name__)
+
+
+def _report(rounds: list[Call], name: str) -> UninitializedReadReport:
     if all(call.error for call in rounds):
-        rounds[0].raise_if_error(student_fn.__name__)
+        rounds[0].raise_if_error(name)
     return compare_rounds(rounds)
 
 
 def assert_no_uninitialized_reads(fn: Callable | StudentFunction, *args: Any, name: str | None = None) -> None:
     """Fail with a Korean explanation when ``fn``'s result depends on uninitialized memory."""
-    report = check_uninitialized_reads(fn, *args)
+    _fail_if_depends(check_uninitialized_reads(fn, *args), name or getattr(fn, "__name__", "이"))
+
+
+def assert_no_uninitialized_reads_in(rounds: list[Call], name: str) -> None:
+    """What :func:`assert_no_uninitialized_reads` checks, for fill rounds already run (in a batch: the request is
+    ``fn.run_request(*args, rounds=True)``) of the function named ``name``."""
+    _fail_if_depends(_report(rounds, name), name)
+
+
+def _fail_if_depends(report: UninitializedReadReport, label: str) -> None:
     if report.depends_on_uninitialized:
-        label = name or getattr(fn, "__name__", "이")
         raise AssertionError(
             f"{label} 함수의 결과가 초기화되지 않은 메모리(쓰레기 값, garbage value)에 따라 달라져요. "
             "torch.empty 계열로 만든 텐서를 모든 원소에 값을 쓰기 전에 읽고 있지 않은지 확인해 보세요. "

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from autograder.engine.judge import StudentFunction, local_function
+from autograder.engine.judge import Call, StudentFunction, local_function
 
 
 def _describe(value: Any) -> str:
@@ -100,8 +100,13 @@ def expect_unchanged(before: torch.Tensor, after: torch.Tensor, what: str) -> No
 def call_with_copies(fn: Callable[..., Any] | StudentFunction, *tensors: torch.Tensor) -> Any:
     """Call ``fn`` on copies of ``tensors``, fail if it changed them or raised, and return its result."""
     student_fn = fn if isinstance(fn, StudentFunction) else local_function(fn)
-    call = student_fn.run(*tensors)
-    call.raise_if_error(student_fn.__name__)
+    return result_of_copies(student_fn.run(*tensors), student_fn.__name__, tensors)
+
+
+def result_of_copies(call: Call, name: str, tensors: Sequence[torch.Tensor]) -> Any:
+    """What :func:`call_with_copies` checks, for a call already made on copies of ``tensors`` (in a batch: the
+    request is ``fn.run_request(*tensors)``): fail if the function named ``name`` raised or changed them."""
+    call.raise_if_error(name)
     for original, after in zip(tensors, call.args_after):
-        expect_unchanged(original, after, student_fn.__name__)
+        expect_unchanged(original, after, name)
     return call.result

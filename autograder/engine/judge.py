@@ -117,12 +117,19 @@ class StudentFunction:
         self.flags = flags if flags is not None else []
 
     def _request(self, args: tuple, **options: Any) -> dict:
-        reply = self._send({"function": self.__name__, "args": [probe.encode(a) for a in args], **options})
+        return self._checked_plain_reply(self._send(self.run_request(*args, **options).body))
+
+    def _checked_plain_reply(self, reply: dict) -> dict:
         if '"impostor": true' in json.dumps(reply):
             self.flags.append(f"{self.__name__} returned an object whose class redefines comparison")
         if reply.get("missing"):
             raise AssertionError(f"{self.__name__} 함수를 찾을 수 없어요. 함수 이름을 바꾸거나 지우지 않았는지 확인해 보세요.")
         return reply
+
+    def run_request(self, *args: Any, **options: Any) -> Request:
+        """The call :meth:`run` makes (with ``rounds=True``, the calls :meth:`rounds` makes), for :meth:`batch`:
+        its reply is read as :meth:`run` reads it (a list of calls for rounds)."""
+        return Request({"function": self.__name__, "args": [probe.encode(a) for a in args], **options}, "plain")
 
     def run(self, *args: Any, **options: Any) -> Call:
         """Call once on copies of ``args``; the student's exception is reported, not raised."""
@@ -176,14 +183,18 @@ class StudentFunction:
             body["rounds"] = True
         return Request(body, "grad")
 
-    def batch(self, requests: list[Request]) -> list[Any]:
+    def batch(self, requests: list[Request], *, checked_after_each: bool = False) -> list[Any]:
         """Send ``requests`` as one batch (one round trip, run in order); return a Call or GradCall for each.
 
         A call that uses ``rounds`` gives a list (one per fill pattern of uninitialized memory).
+        ``checked_after_each``: the kernel's channel checks what grading relies on after every call of the batch, as
+        when the calls travel one by one (a change that a later call of the batch undoes is still seen); otherwise
+        once, after the whole batch.
         """
         if not requests:
             return []
-        replies = batch_sender(self._send)([request.body for request in requests])
+        options = {"checked_after_each": True} if checked_after_each else {}
+        replies = batch_sender(self._send)([request.body for request in requests], **options)
         if not isinstance(replies, list) or len(replies) != len(requests):
             raise JudgeChannelError("the batch came back with another number of replies")
         return [self._read_reply(reply, request.kind) for reply, request in zip(replies, requests)]
@@ -193,6 +204,9 @@ class StudentFunction:
             raise JudgeChannelError("a reply that is not an object")
         if kind == "get":
             return reply  # read by StudentObject.states
+        if kind == "plain":
+            reply = self._checked_plain_reply(reply)
+            return [_to_call(item) for item in reply["rounds"]] if "rounds" in reply else _to_call(reply)
         flags = _flags_in(reply)
         for flag in flags:
             self.flags.append(f"{self.__name__}: {flag}")
@@ -244,8 +258,9 @@ class LocalStudent:
         """Serve a request with the probe, through the same JSON the kernel path uses."""
         return json.loads(probe.handle(self.namespace, json.dumps(request), self.objects))
 
-    def send_batch(self, requests: list[dict]) -> list[dict]:
-        """Serve several requests as one batch, in order, as the kernel path does."""
+    def send_batch(self, requests: list[dict], checked_after_each: bool = False) -> list[dict]:
+        """Serve several requests as one batch, in order, as the kernel path does (nothing here to check between
+        calls: the grader's own process)."""
         return json.loads(probe.handle(self.namespace, json.dumps({"calls": requests}), self.objects))["replies"]
 
 
@@ -348,7 +363,7 @@ def _channel(send: Callable) -> Any:
 def batch_sender(send: Callable[[dict], dict]) -> Callable[[list[dict]], list[dict]]:
     """The channel's batch sender (one request for many calls), or one request per call where it has none."""
     batch = getattr(_channel(send), "send_batch", None)
-    return batch if callable(batch) else (lambda requests: [send(request) for request in requests])
+    return batch if callable(batch) else (lambda requests, **_: [send(request) for request in requests])
 
 
 def new_handle_id() -> str:
@@ -407,7 +422,7 @@ class Request:
     """One call for :meth:`StudentFunction.batch`: the plain request and how its reply is read."""
 
     body: dict
-    kind: str  # "call" | "grad"
+    kind: str  # "plain" (a call as StudentFunction.run makes it) | "call" | "grad" | "get"
 
 
 def _encode_argument(value: Any, channel: Any) -> Any:

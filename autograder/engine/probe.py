@@ -422,13 +422,13 @@ def _simulated_cuda(scenario: str | None):
 def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
     """One call on fresh copies of the arguments, reported as plain data.
 
-    The global random states (torch, NumPy, ``random``) are set before the call and put back afterwards: in fill
-    rounds to the same seed every round, so that random draws cannot look like garbage; in plain calls to a new
-    seed each time, so ``global_rng_changed`` names every state the function changed, whatever state it found.
+    The global random states (torch, NumPy, ``random``) are set before the call (:func:`handle` puts the kernel's
+    own back after the request): in fill rounds to the same seed every round, so that random draws cannot look like
+    garbage; in plain calls to a new seed each time, so ``global_rng_changed`` names every state the function
+    changed, whatever state it found.
     """
     call_args = [decode(item) for item in args]
     report: dict[str, Any] = {}
-    original_states = _global_rng_states()
     _plain_calls[0] += round_index is None
     # A seed chosen by the grader lets it replay the very same call on a banked mistake (autograder/diagnosis.py).
     seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
@@ -453,8 +453,6 @@ def _call(fn: Any, args: list, request: dict, round_index: int | None) -> dict:
     except Exception as error:  # noqa: BLE001 - the student's error is data for the judge
         end_states = _global_rng_states()
         report["error"] = {"type": type(error).__name__, "message": str(error)[:500]}
-    finally:
-        _set_global_rng_states(original_states)
     report["global_rng_changed"] = _changed_rng_states(start_states, end_states) if round_index is None else []
     return report
 
@@ -468,10 +466,16 @@ def handle(namespace: dict, request_text: str, objects: dict | None = None) -> s
     to keep (see :func:`_new_op`); in a kernel it is this probe's own registry, one per kernel.
     """
     request = json.loads(request_text)
-    if "calls" in request:
-        reply: dict[str, Any] = {"replies": [_answer(namespace, call, objects) for call in request["calls"]]}
-    else:
-        reply = _answer(namespace, request, objects)
+    # Every call starts from global random states of its own (:func:`_call`, :func:`_fresh_global_rng`); the
+    # kernel's own are put back once, after the whole request (for each call, that cost 60 microseconds).
+    kernel_states = _global_rng_states()
+    try:
+        if "calls" in request:
+            reply: dict[str, Any] = {"replies": [_answer(namespace, call, objects) for call in request["calls"]]}
+        else:
+            reply = _answer(namespace, request, objects)
+    finally:
+        _set_global_rng_states(kernel_states)
     reply["nonce"] = request.get("nonce")
     return json.dumps(reply)
 
@@ -912,8 +916,7 @@ def _counts(counter: _AutogradCounter, report: dict) -> None:
 @contextlib.contextmanager
 def _fresh_global_rng(report: dict, round_index: int | None, request: dict):
     """As in :func:`_call`: fresh global random states for the call (from the grader's seed when the request has one,
-    so that a diagnosis replays it exactly), put back after, the changed ones reported."""
-    original = _global_rng_states()
+    so that a diagnosis replays it exactly), the changed ones reported; :func:`handle` puts the kernel's own back."""
     _plain_calls[0] += round_index is None
     seed = request.get("seed") if type(request.get("seed")) is int else 104_729 * _plain_calls[0]
     start = _round_starting_rng_states() if round_index is not None else _starting_rng_states(seed)
@@ -922,7 +925,6 @@ def _fresh_global_rng(report: dict, round_index: int | None, request: dict):
         yield
     finally:
         end = _global_rng_states()
-        _set_global_rng_states(original)
         report["global_rng_changed"] = _changed_rng_states(start, end) if round_index is None else []
 
 

@@ -7,6 +7,11 @@ Every requirement checked here is stated in the exercise's text in the notebook;
 the reference solution's output.
 
 Messages are Korean and never put a particle right after code or a number ("기대: torch.float32, 받은 값: ...").
+
+Each check sends its calls in one batch (one round trip to the kernel, checked for tampering after every call as when
+they travel one by one), then reads the replies in the order the calls are listed and fails at the first wrong one:
+the message is the one the first failing call earns, whatever the later calls did. Where a check looks for reads of
+uninitialized memory, it looks on every input first (one batch), and calls the function plainly only after that.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ import math
 import numpy as np
 import torch
 
-from autograder.checks.uninit import assert_no_uninitialized_reads
-from autograder.checks.values import call_with_copies, expect_close, expect_plain_tensor
-from autograder.engine.judge import StudentFunction
+from autograder.checks.uninit import assert_no_uninitialized_reads_in
+from autograder.checks.values import expect_close, expect_plain_tensor, result_of_copies
+from autograder.engine.judge import Call, StudentFunction
 
 KS_SAMPLE_SIZE = 20_000
 KS_FALSE_FAILURE = 1e-9
@@ -50,6 +55,12 @@ def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _result(call: Call, name: str) -> object:
+    """The result of a call, a student's exception becoming a failing check (what calling a StudentFunction does)."""
+    call.raise_if_error(name)
+    return call.result
+
+
 def ks_distance_to_uniform(sample: torch.Tensor) -> float:
     """Kolmogorov-Smirnov statistic: the largest gap between the sample's CDF and the uniform CDF on [0, 1)."""
     values = sample.detach().double().flatten().sort().values
@@ -60,9 +71,15 @@ def ks_distance_to_uniform(sample: torch.Tensor) -> float:
 
 def check_seeded_rand(seeded_rand: StudentFunction) -> None:
     """Any shape, float32, reproducible, seed-dependent, uniform on [0, 1), and no global RNG state changed."""
-    for shape, seed in [((4,), 123), ((2, 3), 0), ((3, 2, 2), 2**31 - 1)]:
+    cases = [((4,), 123), ((2, 3), 0), ((3, 2, 2), 2**31 - 1)]
+    others = [((1000,), 1), ((1000,), 2), ((KS_SAMPLE_SIZE,), 7)]
+    replies = iter(seeded_rand.batch([seeded_rand.run_request(shape, seed)
+                                      for shape, seed in [case for case in cases for _ in range(2)] + others],
+                                     checked_after_each=True))
+    fn_name = seeded_rand.__name__
+    for shape, seed in cases:
         label = f"seeded_rand({shape}, {seed})"
-        call = seeded_rand.run(shape, seed)
+        call = next(replies)
         call.raise_if_error(label)
         if call.global_rng_changed:
             changed = ", ".join(RNG_NAMES[name] for name in call.global_rng_changed)
@@ -72,11 +89,11 @@ def check_seeded_rand(seeded_rand: StudentFunction) -> None:
                 "generator= 인자로 넘겨 주세요."
             )
         result = expect_plain_tensor(call.result, f"{label} 결과", dtype=torch.float32, shape=shape)
-        expect_close(seeded_rand(shape, seed), result, f"{label} 두 번째 호출 결과",
+        expect_close(_result(next(replies), fn_name), result, f"{label} 두 번째 호출 결과",
                      hint="같은 seed면 몇 번을 불러도 같은 값이어야 해요.")
-    if torch.equal(seeded_rand((1000,), 1), seeded_rand((1000,), 2)):
+    if torch.equal(_result(next(replies), fn_name), _result(next(replies), fn_name)):
         raise AssertionError("서로 다른 seed로 만든 두 텐서가 똑같아요 (seed: 1, 2). 받은 seed를 생성기에 넘겼는지 확인해 보세요.")
-    sample = expect_plain_tensor(seeded_rand((KS_SAMPLE_SIZE,), 7), f"seeded_rand(({KS_SAMPLE_SIZE},), 7) 결과",
+    sample = expect_plain_tensor(_result(next(replies), fn_name), f"seeded_rand(({KS_SAMPLE_SIZE},), 7) 결과",
                                  dtype=torch.float32, shape=(KS_SAMPLE_SIZE,))
     low, high = float(sample.min()), float(sample.max())
     if not (low >= 0 and high < 1):
@@ -96,8 +113,10 @@ def check_seeded_rand(seeded_rand: StudentFunction) -> None:
 
 def check_pick_device(pick_device: StudentFunction) -> None:
     """CUDA exactly when a GPU is usable, decided at each call: three machines simulated below every query API."""
-    for scenario, expected, situation in PICK_DEVICE_SCENARIOS:
-        received = pick_device(cuda=scenario)
+    calls = pick_device.batch([pick_device.run_request(cuda=scenario) for scenario, _, _ in PICK_DEVICE_SCENARIOS],
+                              checked_after_each=True)
+    for (_, expected, situation), call in zip(PICK_DEVICE_SCENARIOS, calls):
+        received = _result(call, pick_device.__name__)
         try:
             device = torch.device(received)
         except (TypeError, RuntimeError, ValueError):
@@ -122,9 +141,10 @@ def check_numpy_to_float32(numpy_to_float32: StudentFunction) -> None:
         "전치(transpose)된 float64 배열": np.linspace(0, 1, 6).reshape(2, 3).T,
         "float32 배열": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
     }
-    for label, array in arrays.items():
+    calls = numpy_to_float32.batch([numpy_to_float32.run_request(array, mutate_args_after=True)
+                                    for array in arrays.values()], checked_after_each=True)
+    for (label, array), call in zip(arrays.items(), calls):
         expected = torch.tensor(np.array(array, dtype=np.float32))
-        call = numpy_to_float32.run(array, mutate_args_after=True)
         call.raise_if_error(f"numpy_to_float32({label})")
         what = f"{label} 변환 결과"
         expect_plain_tensor(call.result, what, dtype=torch.float32, shape=array.shape)
@@ -148,9 +168,11 @@ def check_flatten_per_sample(flatten_per_sample: StudentFunction) -> None:
         "transpose로 만든 연속이 아닌 (3, 4, 2) 텐서": torch.arange(24.0).reshape(3, 2, 4).transpose(1, 2),
         "샘플이 하나인 (1, 2, 3) 텐서": torch.arange(6).reshape(1, 2, 3),
     }
-    for label, batch in cases.items():
+    calls = flatten_per_sample.batch([flatten_per_sample.run_request(batch) for batch in cases.values()],
+                                     checked_after_each=True)
+    for (label, batch), call in zip(cases.items(), calls):
         expected = batch.reshape(batch.shape[0], -1).clone()
-        result = call_with_copies(flatten_per_sample, batch)
+        result = result_of_copies(call, flatten_per_sample.__name__, [batch])
         what = f"{label} 입력을 편 결과"
         expect_plain_tensor(result, what, dtype=batch.dtype, shape=expected.shape)
         expect_close(
@@ -168,9 +190,10 @@ def check_row_proportions(row_proportions: StudentFunction) -> None:
     """Each element divided by its row sum, for square and non-square inputs, dtype kept, input untouched."""
     cases = [_positive(3, 3), _positive(2, 5, seed=1), _positive(4, 1, seed=2), _positive(1, 4, seed=3),
              _positive(3, 3, dtype=torch.float64, seed=4)]
-    for x in cases:
+    calls = row_proportions.batch([row_proportions.run_request(x) for x in cases], checked_after_each=True)
+    for x, call in zip(cases, calls):
         expected = (x.double() / x.double().sum(dim=1, keepdim=True)).to(x.dtype)
-        result = call_with_copies(row_proportions, x)
+        result = result_of_copies(call, row_proportions.__name__, [x])
         what = f"모양 {tuple(x.shape)}, 자료형 {x.dtype} 입력의 결과"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=x.shape)
         expect_close(
@@ -180,13 +203,25 @@ def check_row_proportions(row_proportions: StudentFunction) -> None:
         )
 
 
+def _no_uninitialized_reads_then_calls(fn: StudentFunction, cases: list[torch.Tensor]) -> list[Call]:
+    """Fail unless ``fn`` reads no uninitialized memory on any of ``cases`` (their fill rounds in one batch); then
+    return a plain call on a copy of each (a second batch).
+
+    The plain calls are made only once the rounds passed: a result that depends on garbage differs from run to run,
+    and such a reply, recorded after the check had already failed, would keep diagnosis from recognising the mistake
+    (autograder/diagnosis.py compares every recorded reply).
+    """
+    for rounds in fn.batch([fn.run_request(x, rounds=True) for x in cases], checked_after_each=True):
+        assert_no_uninitialized_reads_in(rounds, fn.__name__)
+    return fn.batch([fn.run_request(x) for x in cases], checked_after_each=True)
+
+
 def check_clip_negatives(clip_negatives: StudentFunction) -> None:
     """Negatives become 0 in a new tensor of the same dtype; never depends on uninitialized memory."""
     cases = [torch.randn(10, generator=_seeded(0)), torch.randn(3, 4, generator=_seeded(1), dtype=torch.float64),
              torch.tensor([-1.0, 0.0, 2.0, -3.5, 4.0])]
-    for x in cases:
-        assert_no_uninitialized_reads(clip_negatives, x, name="clip_negatives")
-        result = call_with_copies(clip_negatives, x)
+    for x, call in zip(cases, _no_uninitialized_reads_then_calls(clip_negatives, cases)):
+        result = result_of_copies(call, clip_negatives.__name__, [x])
         what = f"모양 {tuple(x.shape)}, 자료형 {x.dtype} 입력의 결과"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=x.shape)
         expect_close(result, x.clamp(min=0), what, inputs=repr(x), hint="음수 자리는 0, 나머지는 입력 그대로여야 해요.")
@@ -196,9 +231,8 @@ def check_column_sums(column_sums: StudentFunction) -> None:
     """Column sums in the input's dtype (integers too), no uninitialized reads, input untouched."""
     cases = [torch.randn(3, 4, generator=_seeded(0)), torch.randint(-50, 50, (5, 3), generator=_seeded(1)),
              torch.randn(4, 4, generator=_seeded(2), dtype=torch.float64), torch.randn(1, 6, generator=_seeded(3))]
-    for x in cases:
-        assert_no_uninitialized_reads(column_sums, x, name="column_sums")
-        result = call_with_copies(column_sums, x)
+    for x, call in zip(cases, _no_uninitialized_reads_then_calls(column_sums, cases)):
+        result = result_of_copies(call, column_sums.__name__, [x])
         what = f"모양 {tuple(x.shape)}, 자료형 {x.dtype} 입력의 열별 합"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=(x.shape[1],))
         expect_close(result, x.sum(dim=0), what, inputs=repr(x), rtol=1e-5, atol=1e-5,
@@ -209,9 +243,8 @@ def check_prefix_sums(prefix_sums: StudentFunction) -> None:
     """Running sums in the input's dtype with every element written; no uninitialized reads, input untouched."""
     cases = [torch.randn(7, generator=_seeded(0)), torch.randint(-9, 9, (5,), generator=_seeded(1)),
              torch.tensor([2.5], dtype=torch.float64), torch.arange(10.0)]
-    for x in cases:
-        assert_no_uninitialized_reads(prefix_sums, x, name="prefix_sums")
-        result = call_with_copies(prefix_sums, x)
+    for x, call in zip(cases, _no_uninitialized_reads_then_calls(prefix_sums, cases)):
+        result = result_of_copies(call, prefix_sums.__name__, [x])
         what = f"길이 {len(x)}, 자료형 {x.dtype} 입력의 누적 합"
         expect_plain_tensor(result, what, dtype=x.dtype, shape=x.shape)
         expect_close(result, torch.cumsum(x, dim=0), what, inputs=repr(x), rtol=1e-5, atol=1e-5,

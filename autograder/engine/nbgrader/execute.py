@@ -354,17 +354,25 @@ class ContainedExecute(Execute):
                                     "detail": ", ".join(violation.changed)})
             return None
 
-    def send_batch(self, requests: list[dict]) -> list[dict]:
-        """Run several judge requests in the kernel as one request (in order); check the fingerprint after them all.
+    def send_batch(self, requests: list[dict], checked_after_each: bool = False) -> list[dict]:
+        """Run several judge requests in the kernel as one request (in order); check the fingerprint after them all,
+        or after each of them (``checked_after_each``: exactly what sending them one by one checks).
 
         One round trip for a check's independent calls; the whole batch must answer within the cell's time limit
         (:meth:`_read_reply`), and a change of what grading relies on, made by any call of the batch, fails the
         check before any of its replies is used (:class:`IntegrityViolation`).
         """
-        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])
-        changed = self._changed_since_baseline(self._judged_cell, current)
-        if changed:
-            raise IntegrityViolation(changed)
+        if not checked_after_each:
+            *replies, current = self._probe_batch([*requests, self._fingerprint_request()])
+            fingerprints = [current]
+        else:
+            answered = self._probe_batch([item for request in requests
+                                          for item in (request, self._fingerprint_request())])
+            replies, fingerprints = answered[0::2], answered[1::2]
+        for current in fingerprints:
+            changed = self._changed_since_baseline(self._judged_cell, current)
+            if changed:
+                raise IntegrityViolation(changed)
         return replies
 
     def _settle_judge_channel(self) -> None:
