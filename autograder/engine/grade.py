@@ -65,7 +65,7 @@ from autograder.engine.incidents import FLAG_KINDS
 from autograder.engine.intake import Intake, stage, submission_digest
 from autograder.engine.judge import directives, resolve
 from autograder.engine.kernels.forkserver import shared_fork_server
-from autograder.engine.kernels.manager import kill_all_kernels
+from autograder.engine.kernels.manager import finish_teardowns, kill_all_kernels
 from autograder.engine.layout import CourseLayout, course_layout
 from autograder.engine.nbgrader.execute import INCIDENTS_SUFFIX
 from autograder.engine.nbgrader.gradebook_reuse import reused_gradebooks
@@ -242,6 +242,8 @@ class GradingRun:
             result.status = "error"
             result.error = result.error or traceback.format_exc(limit=3).strip().splitlines()[-1]
             result.details = result.details or traceback.format_exc()
+        finally:
+            finish_teardowns()  # the kernel got SIGKILL when its cells were done: gone by now, its folders go too
         result.seconds = time.perf_counter() - start
         return result
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import uuid
 import weakref
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, Callable
 
 import zmq
 import zmq.asyncio
@@ -52,7 +53,39 @@ STOPPING = threading.Event()
 def kill_all_kernels() -> int:
     """Kill the process trees of every kernel this process started (Ctrl-C); return how many processes died."""
     STOPPING.set()
-    return sum(manager.kill_process_tree() for manager in list(_live_managers))
+    killed = sum(manager.kill_process_tree() for manager in list(_live_managers))
+    finish_teardowns(every_thread=True)
+    return killed
+
+
+_PENDING_TEARDOWNS: dict[int, list[Callable[[], None]]] = {}
+"""Ends of kernel teardowns left for later, by thread: the kernel got SIGKILL, its cgroups and folders wait."""
+_PENDING_LOCK = threading.Lock()
+
+
+def finish_teardowns(every_thread: bool = False) -> None:
+    """Finish the kernel teardowns this thread (or every thread) left for later: see the killed processes gone, then
+    remove their cgroups and folders and free their uid.
+
+    A kernel killed at the end of its notebook takes some milliseconds to die (its memory is freed) and more to be
+    reaped; the grading command finishes its teardown once nbgrader has saved the notebook's grades, by when it is
+    long gone, instead of waiting for it (0.02 s a notebook). Also run before this thread starts its next kernel and
+    when the process exits, so no teardown is ever left unfinished.
+    """
+    with _PENDING_LOCK:
+        if every_thread:
+            pending = [finish for finishes in _PENDING_TEARDOWNS.values() for finish in finishes]
+            _PENDING_TEARDOWNS.clear()
+        else:
+            pending = _PENDING_TEARDOWNS.pop(threading.get_ident(), [])
+    for finish in pending:
+        try:
+            finish()
+        except Exception:  # noqa: BLE001 - one kernel's leftovers must not stop the others' (the next run removes them)
+            pass
+
+
+atexit.register(finish_teardowns, every_thread=True)
 
 
 class ForkedProcess:
@@ -266,6 +299,7 @@ class ContainedKernelManager(AsyncKernelManager):
         return self.isolate_filesystem and os.geteuid() == 0
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        finish_teardowns()  # this thread's earlier kernels are gone before the next one (a restart reuses the folder)
         if self.use_fork_server:
             self.kernel_id = self.kernel_id or str(uuid.uuid4())
             kernels_root = Path(self.sandbox_dir or ("/run/jupyter-kernels" if os.geteuid() == 0 else tempfile.gettempdir()))
@@ -341,7 +375,8 @@ class ContainedKernelManager(AsyncKernelManager):
             return
         self.shutting_down = True
         self.stop_restarter()
-        self.kill_process_tree()
+        # Killed now; the rest of its teardown waits until the kernel has died (unless a restart follows at once).
+        self.kill_process_tree(finish_later=not restart)
         if process.returncode is None:
             process.returncode = -signal.SIGKILL  # reaped by the fork server; nobody here waits for it
         self.provisioner.process = None  # type: ignore[union-attr]
@@ -394,26 +429,44 @@ class ContainedKernelManager(AsyncKernelManager):
         tree = getattr(self, "tree", None)
         return len(tree.strays()) if tree is not None else 0
 
-    def kill_process_tree(self) -> int:
-        """Kill every process the kernel left behind (idempotent); return how many were still running."""
+    def kill_process_tree(self, finish_later: bool = False) -> int:
+        """Kill every process the kernel left behind (idempotent); return how many were still running.
+
+        ``finish_later``: every process gets SIGKILL now; seeing them gone, removing the cgroups and folders and freeing
+        the uid are left to :func:`finish_teardowns` (this thread, before its next kernel or when asked).
+        """
         tree = getattr(self, "tree", None)
         if tree is None:
             return 0
-        killed = tree.kill()
+        killed = tree.kill(wait=not finish_later)
         cap_hits = tree.process_cap_hits()  # read before the cgroup goes away
-        tree.remove()
         self.tree = None
         self.processes_killed = getattr(self, "processes_killed", 0) + killed
         self.process_cap_hits = getattr(self, "process_cap_hits", 0) + cap_hits
         folder = getattr(self, "folder", None)
-        if folder is not None:
-            remove_folder(folder)
-            shutil.rmtree(folder.parent / f"k-{self.kernel_id}.staging", ignore_errors=True)
-            Path(self.status_path).unlink(missing_ok=True)
-        if getattr(self, "sandbox_uid", None) is not None:
-            _release_uid(self.sandbox_uid)
-            self.sandbox_uid = None
+        staging = folder.parent / f"k-{self.kernel_id}.staging" if folder is not None else None
+        uid, self.sandbox_uid = getattr(self, "sandbox_uid", None), None
+        finish = functools.partial(_finish_teardown, tree, folder, staging, getattr(self, "status_path", None), uid)
+        if finish_later:
+            with _PENDING_LOCK:
+                _PENDING_TEARDOWNS.setdefault(threading.get_ident(), []).append(finish)
+        else:
+            finish()
         return killed
+
+
+def _finish_teardown(tree: ProcessTree, folder: Path | None, staging: Path | None, status_path: str | None,
+                     uid: int | None) -> None:
+    """The end of a kernel's teardown: its processes gone, then its cgroups, folders and uid given back."""
+    tree.kill()
+    tree.remove()
+    if folder is not None:
+        remove_folder(folder)
+        shutil.rmtree(staging, ignore_errors=True)
+        if status_path:
+            Path(status_path).unlink(missing_ok=True)
+    if uid is not None:
+        _release_uid(uid)
 
 
 _RUN_PREFIX = "autograder-kernels-"

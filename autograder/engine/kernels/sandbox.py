@@ -130,8 +130,12 @@ class ProcessTree:
         """The members a student started and left running: not the kernel, not Python's own multiprocessing helpers."""
         return {pid for pid in self.members() - {self.root_pid} if not _is_python_helper(pid)}
 
-    def kill(self) -> int:
-        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""
+    def kill(self, wait: bool = True) -> int:
+        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed.
+
+        ``wait=False``: one pass only (every member now gets SIGKILL, none can start another process after it), for a
+        caller that comes back later with ``wait=True`` to see them gone.
+        """
         killed = set()
         helpers = set()
         # Looked at again after 1 ms, then ever less often (20 ms at most), for a second in all: a killed kernel is
@@ -148,6 +152,8 @@ class ProcessTree:
                     killed.add(pid)
                 except ProcessLookupError:
                     pass
+            if not wait:
+                break
             time.sleep(pause)
             pause = min(0.02, pause * 2)
         killed.discard(self.root_pid)
