@@ -299,6 +299,12 @@ MUTANTS += [
     Mutant("raw_backward_not_inspected", (
         ("autograder/engine/gradients.py", "    if expect.raw and call.raw is not None:", "    if False:"),
     ), ("tests/test_mistake_bank.py", "-k", "linear_bias_gradient_not_summed or linear_ignores_needs_input_grad")),
+    Mutant("batch_checked_only_at_its_end", (
+        ("autograder/engine/nbgrader/execute.py", "        if not checked_after_each:\n", "        if True:\n"),
+    ), ("tests/test_judge.py", "-k", "checked_after_each_call_sees")),
+    Mutant("kernel_random_states_not_put_back", (
+        ("autograder/engine/probe.py", "        _set_global_rng_states(kernel_states)\n", "        pass\n"),
+    ), ("tests/test_judge.py", "-k", "random_states_are_put_back")),
     Mutant("double_backward_not_checked", (
         ("autograder/engine/gradients.py", "    if expect.second_order:", "    if False:"),
     ), ("tests/test_mistake_bank.py", "-k", "softplus_backward_under_no_grad")),

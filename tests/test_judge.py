@@ -178,7 +178,9 @@ def test_global_random_states_are_put_back():
     import random
 
     before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
-    local_function(lambda: (torch.manual_seed(1), np.random.seed(1), random.seed(1)), "reseed").run()
+    reseed = local_function(lambda: (torch.manual_seed(1), np.random.seed(1), random.seed(1)), "reseed")
+    reseed.run()
+    reseed.batch([reseed.run_request(), reseed.run_request()], checked_after_each=True)  # once after a whole batch
     assert torch.equal(before[0], torch.get_rng_state())
     assert np.array_equal(before[1], np.random.get_state()[1]) and before[2] == random.getstate()
 
