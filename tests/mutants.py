@@ -98,8 +98,8 @@ MUTANTS = [
     ), COMMAND_ATTACKS),
     Mutant("fingerprint_not_checked_after_judged_calls", (
         ("autograder/engine/nbgrader/execute.py",
-         "        changed = self._changed_since_baseline(self._judged_cell, current)\n        if changed:\n"
-         "            raise IntegrityViolation(changed)\n", ""),
+         "            changed = self._changed_since_baseline(self._judged_cell, current)\n",
+         "            changed = []\n"),
     ), (RED_TEAM, "-k", "command and buys_nothing and patch_probe_while_judged")),
     Mutant("oversized_messages_accepted", (
         ("autograder/engine/kernels/manager.py", "        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)\n", ""),
@@ -119,9 +119,8 @@ MUTANTS = [
     ), ("tests/test_resume.py", "-k", "no_fork_server_or_kernel_behind")),
     Mutant("stray_processes_not_killed", (
         ("autograder/engine/kernels/sandbox.py",
-         '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n',
-         '        """SIGKILL every member until none is left (bounded); return how many strays (see :meth:`strays`) it killed."""\n'
-         "        return 0\n"),
+         "        caller that comes back later with ``wait=True`` to see them gone.\n        \"\"\"\n",
+         "        caller that comes back later with ``wait=True`` to see them gone.\n        \"\"\"\n        return 0\n"),
     ), ("tests/test_containment.py", "-k", "no_process_survives")),
     # --- inert outputs (issue 8)
     Mutant("autograde_does_not_make_notebooks_inert", (
@@ -282,9 +281,7 @@ MUTANTS += [
          "        pass\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("batch_fingerprint_not_compared", (
-        ("autograder/engine/nbgrader/execute.py", "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n"
-         "        changed = self._changed_since_baseline(self._judged_cell, current)\n",
-         "        *replies, current = self._probe_batch([*requests, self._fingerprint_request()])\n        changed = []\n"),
+        ("autograder/engine/nbgrader/execute.py", "            fingerprints = [current]\n", "            fingerprints = []\n"),
     ), (JUDGE_RED_TEAM, "-k", "command and buys_nothing and patched_trusted_function")),
     Mutant("autograd_inside_backward_not_counted", (
         ("autograder/engine/probe.py", "                    if counter.depth:\n                        counter.in_backward += 1\n", ""),

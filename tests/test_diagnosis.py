@@ -381,3 +381,28 @@ def test_a_kernel_that_counts_only_one_thread_changes_the_fingerprint():
     finally:
         probe._AutogradCounter.counts_here = original
     assert probe.fingerprint() == before
+
+
+def test_plain_requests_in_a_batch_read_as_run_and_rounds_read_them():
+    """Do plain calls sent in one batch (also through diagnosis's recorder) come back as run() and rounds() give them,
+    in one round trip with the option passed on?"""
+    student = LocalStudent({"double": lambda x: x * 2})
+    options_seen: list[dict] = []
+
+    class Channel:
+        def send(self, request: dict) -> dict:
+            return student.send(request)
+
+        def send_batch(self, requests: list[dict], **options) -> list[dict]:
+            options_seen.append(options)
+            return student.send_batch(requests, **options)
+
+    double = StudentFunction("double", Recorder(Channel().send).send)
+    call, rounds = double.batch([double.run_request(torch.ones(2)), double.run_request(torch.ones(2), rounds=True)],
+                                checked_after_each=True)
+    missing = StudentFunction("gone", student.send)
+    assert options_seen == [{"checked_after_each": True}]
+    assert call.result.tolist() == [2.0, 2.0] == double.run(torch.ones(2)).result.tolist()
+    assert len(rounds) == len(double.rounds(torch.ones(2))) and all(r.result.tolist() == [2.0, 2.0] for r in rounds)
+    with pytest.raises(AssertionError, match="gone 함수를 찾을 수 없어요"):
+        missing.batch([missing.run_request(1)])
