@@ -192,12 +192,14 @@ def _kill(processes: list[psutil.Process]) -> None:
             pass
 
 
-def _status(process: psutil.Process) -> str:
-    """The process's state as the kernel reports it (for a survivor's message), or 'gone'."""
+def _describe(process: psutil.Process) -> str:
+    """What a surviving process is, read while it still runs: its command line, state, parent and age."""
     try:
-        return process.status()
+        with process.oneshot():
+            return (f"{process.pid} {' '.join(_cmdline(process))[:100] or process.name()!r} ({process.status()}, "
+                    f"parent {process.ppid()}, {time.time() - process.create_time():.1f} s old)")
     except psutil.Error:
-        return "gone"
+        return f"{process.pid} (gone)"
 
 
 def _alive(processes: list[psutil.Process], grace_s: float = 0.0) -> list[psutil.Process]:
@@ -339,10 +341,11 @@ def killed(tmp_path_factory, registered) -> dict:
     returncode, finished, children = _interrupted(workdir, registered, signal.SIGKILL, group=False)
     # kill -9 gives the command no chance to stop its fork server and kernels: they must die with it by themselves.
     survivors = _alive(children, grace_s=KILL_GRACE_S)
+    described = [_describe(p) for p in survivors]  # before they are killed below
     _kill(survivors)
     rerun = _grade(workdir, "--changed-only", "--workers", "2")
     return {"workdir": workdir, "returncode": returncode, "finished": finished, "rerun": rerun,
-            "survivors": [" ".join(_cmdline(p))[:120] or f"{p.pid} ({_status(p)})" for p in survivors],
+            "survivors": described,
             "results": _results(workdir), "course_before": course_before, "course_after": _course()}
 
 

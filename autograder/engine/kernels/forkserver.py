@@ -67,14 +67,18 @@ def _warm_up() -> None:
             torch.zeros(1) + 1
 
 
-def _become_kernel(connection: socket.socket) -> None:
+def _become_kernel(connection: socket.socket, server: int) -> None:
     """In the forked child: read this kernel's request, contain this process, then run an ipykernel until shut down."""
-    kernel_args = _contain(connection)  # the request dies with that call's frame (a plain dict: no cycle keeps it)
+    kernel_args = _contain(connection, server)  # the request dies with that call's frame (a plain dict: no cycle keeps it)
     _run_kernel(kernel_args)
 
 
-def _contain(connection: socket.socket) -> list[str]:
-    """Apply the request's containment; return only the kernel's arguments (the request dies with this frame)."""
+def _contain(connection: socket.socket, server: int) -> list[str]:
+    """Apply the request's containment; return only the kernel's arguments (the request dies with this frame).
+
+    ``server`` is the fork server's pid, read before the fork: a server that died in between must not be mistaken
+    for a live one (``os.getppid()`` then names whoever adopted this process, which never dies).
+    """
     from autograder.engine.kernels.sandbox import (
         Limits,
         apply_rlimits,
@@ -137,7 +141,6 @@ def _contain(connection: socket.socket) -> list[str]:
         drop_privileges(int(request["uid"]))
     # Die with the fork server (which dies with the grader), even after kill -9: set after the uid change,
     # which clears it. A server already gone means this kernel has nobody to serve.
-    server = os.getppid()
     _exit_with_parent(signal.SIGKILL)
     if os.getppid() != server:
         os._exit(1)
@@ -228,12 +231,13 @@ def _serve(socket_path: str, preload: list[str], parent: int) -> None:
             operation = _read_operation(connection)
             if operation == "launch":
                 # Fork before reading the request: only the child that serves it ever holds it in memory.
+                server = os.getpid()
                 pid = os.fork()
                 if pid == 0:
                     try:
                         listener.close()
                         exit_codes.clear()
-                        _become_kernel(connection)
+                        _become_kernel(connection, server)
                     except BaseException:  # noqa: BLE001 - the child must never return into the server loop
                         traceback.print_exc()
                     finally:
