@@ -221,10 +221,6 @@ def _alive(processes: list[psutil.Process], grace_s: float = 0.0) -> list[psutil
                 running.append(process)
         except psutil.NoSuchProcess:
             pass
-    if grace_s and running:
-        # One that is gone a moment after the look was exiting at it (a fresh-clone suite once reported a survivor
-        # whose state, read right after, was already 'gone').
-        _, running = psutil.wait_procs(running, timeout=1.0)
     return running
 
 
