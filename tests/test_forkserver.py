@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from autograder.engine.kernels.forkserver import ForkServer
 from autograder.engine.kernels.manager import ContainedKernelManager
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux only")
@@ -79,3 +82,42 @@ def test_two_kernels_forked_in_a_row_share_no_state(tmp_path):
     assert first["pid"] != second["pid"]
     assert all(first[key] for key in first if key != "pid"), first  # the traces were really left in the first
     assert not any(second[key] for key in second if key != "pid"), second
+
+
+SHOW_A_FAILING_CHECK = """
+import json, sys
+before = set(sys.modules)
+def check(answer):
+    assert answer == 2, "visible test"
+try:
+    check(1)
+except AssertionError:
+    get_ipython().showtraceback()  # what a failing cell's traceback goes through
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_a_kernels_first_traceback_imports_nothing(tmp_path):
+    """Is a failing cell's traceback formatted with what the server loaded (pygments' lexers and styles: 60-80 ms a
+    kernel otherwise)?"""
+    imported = json.loads(asyncio.run(_run_in_fresh_kernel(SHOW_A_FAILING_CHECK, tmp_path)).splitlines()[-1])
+    assert imported == [], f"a kernel's first traceback imported {imported}"
+
+
+def test_a_server_started_from_a_worker_thread_outlives_that_thread():
+    """Does a server first needed on a worker thread (a kernel launch runs on ``asyncio.to_thread``) keep serving
+    after that thread ends? It dies with its parent, and for Linux the parent is the thread that started it."""
+    server = ForkServer(preload=("json",))
+    try:
+        starter = threading.Thread(target=server.start)
+        starter.start()
+        starter.join()
+        process = server._process
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert process.poll() is None, f"the server ended with the thread that started it (exit {process.poll()})"
+        assert server.returncode(2**22 + 1) is None  # it answers (a pid it never forked has no exit code)...
+        assert server._process is process  # ...and it is the same server, not one started again
+    finally:
+        server.stop()

@@ -337,8 +337,7 @@ class GradingRun:
         results: list[Result] = []
         os.environ["NBGRADER_EXECUTION"] = "autograde"  # what nbgrader sets while it executes submissions
         if self.config.ContainedKernelManager.get("use_fork_server", sys.platform.startswith("linux")):
-            # Started here, not in a worker thread: it exits when the thread that started it dies (PDEATHSIG). Not
-            # waited for: the workers stage their first submissions and run nbgrader's first steps while it imports
+            # Not waited for: the workers stage their first submissions and run nbgrader's first steps while it imports
             # torch; their first kernel launch waits until it is ready (ForkServer.start).
             shared_fork_server().spawn()
         else:
