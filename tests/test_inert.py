@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import shutil
+import sys
+import threading
 
 import nbformat
 import pytest
@@ -227,3 +229,35 @@ def test_changed_only_regrades_when_the_inert_rules_change(tmp_path):
     inert.write_text(inert.read_text(encoding="utf-8") + "\n# one more allowed tag\n", encoding="utf-8")
     # The key is computed once per run: the next run (a new GradingRun) sees the change.
     assert grade.GradingRun(course, "", 1, Config(), layout=layout).grading_key("00_tensors") != before
+
+
+def test_workers_cleaning_at_the_same_time_get_what_one_alone_gets():
+    """Do grading workers sanitizing side by side still agree with one worker alone? A bleach cleaner parses into one
+    html5lib parser, and two threads sharing it corrupted each other's parse (a submission failed with an
+    IndexError)."""
+    pages = [f"<p>{index}번 풀이</p>" + "<ul>" + "<li><b>항목</b> <i>설명</i></li>" * (20 + index % 7) + "</ul>"
+             + ("<script>alert(1)</script>" if index % 3 == 0 else "") for index in range(240)]
+    is_inert = getattr(html_is_inert, "__wrapped__", html_is_inert)  # each page parsed, not remembered
+    alone = [(sanitize_html(page), is_inert(page)) for page in pages]
+    failures: list[BaseException] = []
+    together: dict[int, tuple[str, bool]] = {}
+
+    def clean(share: range) -> None:
+        try:
+            for index in share:
+                together[index] = (sanitize_html(pages[index]), is_inert(pages[index]))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that parses interleave
+    try:
+        workers = [threading.Thread(target=clean, args=(range(start, len(pages), 4),)) for start in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert not failures, failures[:3]
+    assert [together[index] for index in range(len(pages))] == alone

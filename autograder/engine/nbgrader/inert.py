@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from html.parser import HTMLParser
 from typing import Any
 
@@ -91,19 +92,30 @@ class _DropStyleBlocks(Filter):
                 yield token
 
 
-_HTML_CLEANER = bleach.Cleaner(
-    tags=HTML_TAGS | {"style"}, attributes=_allowed_attribute, protocols={"http", "https", "mailto"},
-    strip=False, strip_comments=True, css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks],
-)
-_MARKDOWN_CLEANER = bleach.Cleaner(
-    tags=MARKDOWN_TAGS, attributes=_allowed_attribute, protocols={"http", "https", "mailto", "data"},
-    strip=False, strip_comments=True, css_sanitizer=_ALIGNMENT,
-)
+_CLEANER_SETTINGS: dict[str, dict] = {
+    "html": dict(tags=HTML_TAGS | {"style"}, attributes=_allowed_attribute, protocols={"http", "https", "mailto"},
+                 strip=False, strip_comments=True, css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks]),
+    "markdown": dict(tags=MARKDOWN_TAGS, attributes=_allowed_attribute, protocols={"http", "https", "mailto", "data"},
+                     strip=False, strip_comments=True, css_sanitizer=_ALIGNMENT),
+}
+_THREAD_CLEANERS = threading.local()
+
+
+def _cleaner(kind: str) -> bleach.Cleaner:
+    """This thread's cleaner of ``kind`` (``html`` or ``markdown``), made on its first use.
+
+    A bleach ``Cleaner`` keeps one html5lib parser and parses into it: two grading workers cleaning at once corrupted
+    each other's parse, and a submission failed with "IndexError: pop from empty list" (1 of 240 notebooks).
+    """
+    cleaners = _THREAD_CLEANERS.__dict__
+    if kind not in cleaners:
+        cleaners[kind] = bleach.Cleaner(**_CLEANER_SETTINGS[kind])
+    return cleaners[kind]
 
 
 def sanitize_html(text: str) -> str:
     """HTML with only allowlisted tags and attributes; other tags are escaped (visible as text), styles dropped."""
-    return _HTML_CLEANER.clean(text)
+    return _cleaner("html").clean(text)
 
 
 class _Tokens(HTMLParser):
@@ -149,17 +161,11 @@ def _tokens(page: str) -> list[tuple]:
     return parser.tokens
 
 
-def html_is_inert(page: str, cleaner: bleach.Cleaner = _MARKDOWN_CLEANER) -> bool:
-    """Whether sanitizing ``page`` (parsed as a browser would, by html5lib) would change any tag, attribute or text."""
-    if cleaner is _MARKDOWN_CLEANER:
-        return _markdown_page_is_inert(page)
-    return _tokens(cleaner.clean(page)) == _tokens(page)
-
-
 @functools.lru_cache(maxsize=2048)
-def _markdown_page_is_inert(page: str) -> bool:
-    """:func:`html_is_inert` with the markdown cleaner, remembered: most markdown of a cohort is the release's own."""
-    return _tokens(_MARKDOWN_CLEANER.clean(page)) == _tokens(page)
+def html_is_inert(page: str) -> bool:
+    """Whether sanitizing ``page`` (parsed as a browser would, by html5lib) with the markdown allowlist would change
+    any tag, attribute or text; remembered: most markdown of a cohort is the release's own."""
+    return _tokens(_cleaner("markdown").clean(page)) == _tokens(page)
 
 
 _MARKDOWN_VERDICTS: dict[tuple[str, str], bool] = {}
