@@ -32,6 +32,7 @@ SLEEP_MARK = f"317.{uuid.uuid4().int % 10**9}"
 """A stray `sleep 317.<random>` must not survive grading (random: another suite on this machine starts its own)."""
 HOG_CHUNKS = 20  # 5 GiB in 256 MiB steps: well over the 3 GiB default cap (sandbox.Limits)
 HOG_FINISHED = "allocated 5 GiB without hitting any cap"
+TRACES = "kernel folder and install names:"
 
 
 def _listener() -> tuple[socket.socket, int]:
@@ -85,6 +86,12 @@ def _students(port: int) -> list[SyntheticStudent]:
             "    print('NETWORK REACHED')\n"
             "except OSError as error:\n"
             "    print('network blocked:', error)")),
+        SyntheticStudent("looks_for_probe_traces", "", with_code(
+            PREFIX,
+            "import json, os, sys\n"
+            "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+            "names = [name for name in ('_s', '_t', '_c', '_f', '_m', '_z', '_b') if name in globals()]\n"
+            f"print('{TRACES}', json.dumps({{'folder': sorted(os.listdir(folder)), 'names': names}}))")),
         SyntheticStudent("warns_on_stderr", "", {
             **reference,
             PREFIX: reference[PREFIX].replace(
@@ -172,6 +179,20 @@ def test_no_process_survives_and_the_process_cap_holds(graded):
     assert leftovers == []
     assert "process cap hit after" in _outputs(workdir, "stray_and_fork_bomb", COLUMNS)
     assert sum(_scores(workdir, "stray_and_fork_bomb").values()) == FULL_MARKS
+
+
+@pytest.mark.xdist_group("nbgrader")
+def test_the_probe_install_leaves_nothing_for_student_code(graded):
+    """Is the probe's code file gone from the kernel's folder, and are the install cell's names gone from the
+    notebook's namespace, before the first student cell runs?"""
+    workdir, _, _, _ = graded
+    printed = _outputs(workdir, "looks_for_probe_traces", PREFIX)
+    assert TRACES in printed, printed
+    seen = json.loads(printed.split(TRACES, 1)[1].strip().splitlines()[0])
+    assert "connection.json" in seen["folder"], seen  # the kernel's own folder, where the grader put the code
+    assert not [name for name in seen["folder"] if name.startswith("p")], seen
+    assert seen["names"] == [], seen
+    assert sum(_scores(workdir, "looks_for_probe_traces").values()) == FULL_MARKS
 
 
 @pytest.mark.xdist_group("nbgrader")

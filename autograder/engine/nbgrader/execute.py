@@ -14,7 +14,6 @@ Configured in ``nbgrader_config.py`` as the first autograde preprocessor, so pla
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import marshal
@@ -24,7 +23,6 @@ import shutil
 import socket
 import tempfile
 import time
-import zlib
 from typing import Any
 
 import zmq
@@ -78,11 +76,9 @@ _PROBE_CODE: list[bytes] = []
 
 
 def _probe_code() -> bytes:
-    """The probe's source compiled as ``exec(PROBE_SOURCE)`` in a kernel would compile it: marshalled, compressed and
-    in base64 (about 50 KB, less than the source), once per run."""
+    """The probe's source compiled as ``exec(PROBE_SOURCE)`` in a kernel would compile it, marshalled, once per run."""
     if not _PROBE_CODE:
-        code = compile(PROBE_SOURCE, "<string>", "exec", dont_inherit=True)
-        _PROBE_CODE.append(base64.b64encode(zlib.compress(marshal.dumps(code), 6)))
+        _PROBE_CODE.append(marshal.dumps(compile(PROBE_SOURCE, "<string>", "exec", dont_inherit=True)))
     return _PROBE_CODE[0]
 
 
@@ -396,36 +392,43 @@ class ContainedExecute(Execute):
 
         The grader listens on a fresh unix socket in the kernel's own folder; the probe, loaded as a module under a
         random name, connects to it and answers every later request on a thread of its own (``probe.serve``), so
-        requests and replies never pass through IPython (see :mod:`autograder.engine.probe`).
+        requests and replies never pass through IPython (see :mod:`autograder.engine.probe`). The probe's code
+        reaches the kernel as a file beside that socket, readable by the kernel's user only and removed once loaded:
+        in the cell's source, its 60 KB went through IPython's input transformers and cell hashing (9 ms a kernel).
         """
         self._close_judge_channel()
         self._probe_module = f"_nbprobe_{os.urandom(6).hex()}"
         folder = getattr(self.km, "folder", None)
         scratch = None if folder is not None else tempfile.mkdtemp(prefix="autograder-judge-")
         path = os.path.join(str(folder or scratch), f"j{os.urandom(2).hex()}")  # AF_UNIX paths: 107 bytes at most
+        payload = os.path.join(str(folder or scratch), f"p{os.urandom(4).hex()}")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(path)
             os.chmod(path, 0o600)
-            uid = getattr(self.km, "sandbox_uid", None)
-            if uid is not None:
-                os.chown(path, uid, uid)
-            listener.listen(1)
             if self._kernel_runs_this_interpreter():
                 # Compiled here once per run, not in every kernel (60 KB of source: 20-60 ms of the kernel's CPU);
                 # the same interpreter reads it back, and nothing of the student's has run in the kernel yet.
-                load = ("import marshal as _c, zlib as _z, binascii as _b\n"
-                        f"exec(_c.loads(_z.decompress(_b.a2b_base64({_probe_code()!r}))), _m.__dict__)\n"
-                        "del _c, _z, _b\n")
+                code, load = _probe_code(), "exec(_c.loads(_f.read()), _m.__dict__)"
             else:
-                load = f"exec({PROBE_SOURCE!r}, _m.__dict__)\n"
+                code = PROBE_SOURCE.encode()
+                load = "exec(compile(_f.read(), '<string>', 'exec', dont_inherit=True), _m.__dict__)"
+            descriptor = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(code)
+            uid = getattr(self.km, "sandbox_uid", None)
+            if uid is not None:
+                os.chown(path, uid, uid)
+                os.chown(payload, uid, uid)
+            listener.listen(1)
             code = (
-                "import sys as _s, types as _t\n"
+                "import sys as _s, types as _t, marshal as _c\n"
                 f"_m = _t.ModuleType({self._probe_module!r})\n"
-                f"{load}"
+                f"with open({payload!r}, 'rb') as _f:\n"
+                f"    {load}\n"
                 f"_s.modules[{self._probe_module!r}] = _m\n"
                 f"_m.serve({path!r}, globals())\n"
-                "del _s, _t, _m\n"
+                "del _s, _t, _c, _f, _m\n"
             )
             self._execute_silently(code)
             listener.settimeout(max(1.0, min(self.startup_timeout or 60, self._deadline - time.monotonic())))
@@ -436,10 +439,10 @@ class ContainedExecute(Execute):
             self._judge.setblocking(False)
         finally:
             listener.close()
-            for leftover in (path, scratch):
+            for leftover in (path, payload, scratch):
                 if leftover and os.path.isdir(leftover):
                     shutil.rmtree(leftover, ignore_errors=True)
-                elif leftover and os.path.exists(leftover):
+                elif leftover and os.path.lexists(leftover):
                     os.unlink(leftover)
 
     def _kernel_runs_this_interpreter(self) -> bool:
