@@ -7,7 +7,9 @@ import os
 import stat
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbconvert.preprocessors import Preprocessor
 
 from autograder.engine.intake import submission_digest
 from autograder.engine.nbgrader.submission_exporter import CheckedNotebookExporter
@@ -157,6 +159,30 @@ def test_exporter_never_reads_a_notebook_through_a_link(submission):
     (submission / "linked.ipynb").symlink_to(submission / "00_tensors.ipynb")
     with pytest.raises(RefusedSubmission, match="symbolic link"):
         exporter.from_filename(str(submission / "linked.ipynb"))
+
+
+class _BreaksTheNotebook(Preprocessor):
+    def preprocess(self, nb, resources):
+        nb.cells.append({"cell_type": "code", "source": "x"})  # no outputs, metadata or execution_count: invalid
+        return nb, resources
+
+
+class _PassesItOn(Preprocessor):
+    def preprocess(self, nb, resources):
+        return nb, resources
+
+
+def test_a_notebook_a_preprocessor_made_invalid_is_still_refused(submission):
+    """Validating once after the last preprocessor (instead of after each): is a notebook made invalid in the middle
+    of the pipeline still refused, and a valid one still exported?"""
+    exporter = CheckedNotebookExporter()
+    assert exporter.optimistic_validation
+    exporter.register_preprocessor(_PassesItOn(), enabled=True)
+    exporter.from_filename(str(submission / "00_tensors.ipynb"))
+    exporter.register_preprocessor(_BreaksTheNotebook(), enabled=True)
+    exporter.register_preprocessor(_PassesItOn(), enabled=True)
+    with pytest.raises(nbformat.ValidationError):
+        exporter.from_filename(str(submission / "00_tensors.ipynb"))
 
 
 def test_submission_digest_never_follows_a_link(submission, tmp_path):

@@ -23,12 +23,20 @@ from typing import Any
 
 from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
+from traitlets import Bool
 
 from autograder.engine.submission_files import RefusedSubmission, SubmissionFiles, read_regular
 
 
 class CheckedNotebookExporter(NotebookExporter):
     """NotebookExporter that never follows a link, and that makes its Autograde converter refuse unsafe submissions."""
+
+    optimistic_validation = Bool(
+        True,
+        help="Validate the notebook once, after the last preprocessor. nbconvert's default validates it after every "
+             "one: 16 full validations of each submission in the autograde pipeline, 13 ms of a notebook's 22 ms of "
+             "validation. A notebook a preprocessor made invalid is refused all the same (not naming which one).",
+    ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
