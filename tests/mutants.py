@@ -143,7 +143,7 @@ MUTANTS = [
          "if False:"),
     ), (OUTPUTS, "-k", "command and inert_in_the_formgrader_page and markdown_cell")),
     Mutant("style_blocks_kept", (
-        ("autograder/engine/nbgrader/inert.py", "css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks],", "css_sanitizer=_ALIGNMENT,"),
+        ("autograder/engine/nbgrader/inert.py", "css_sanitizer=_ALIGNMENT, filters=[_DropStyleBlocks]),", "css_sanitizer=_ALIGNMENT),"),
     ), (OUTPUTS, "-k", "command and table_output")),
     Mutant("csv_text_not_neutralised", (
         ("autograder/engine/spreadsheet.py", """    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text""",

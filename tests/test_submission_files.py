@@ -163,7 +163,7 @@ def test_exporter_never_reads_a_notebook_through_a_link(submission):
 
 class _BreaksTheNotebook(Preprocessor):
     def preprocess(self, nb, resources):
-        nb.cells.append({"cell_type": "code", "source": "x"})  # no outputs, metadata or execution_count: invalid
+        nb.cells.append({"id": "broken", "cell_type": "code", "source": "x"})  # no outputs or metadata: invalid
         return nb, resources
 
 
