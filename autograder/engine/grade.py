@@ -381,10 +381,11 @@ class GradingRun:
 
 
 def default_workers() -> int:
-    """Twice the cores: a worker waits for its kernel much of the time (start-up, judge round trips, the gradebook
-    lock), so more workers than cores keep the cores busy. Measured on 2 shared cores, 24 notebooks: 2 workers
-    18-29 s, 3 workers 21-26 s, 4 workers 16-31 s (median 19), 6 workers 13-15 s; an idle kernel holds about
-    250 MiB resident, only about 35 MiB of it its own (the rest is shared with the fork server)."""
+    """Twice the cores: a worker waits for its kernel part of the time (start-up, judge round trips, the gradebook
+    lock), so more workers than cores keep the cores busy. Measured on 2 shared cores, the bench's 40 notebooks in 3
+    alternating rounds: 2 workers 13.7-15.1 s, 3 workers 12.2-13.7 s, 4 workers 12.4-13.2 s, 6 workers 12.8-14.1 s;
+    an idle kernel holds about 250 MiB resident, only about 35 MiB of it its own (the rest is shared with the fork
+    server)."""
     return 2 * (os.cpu_count() or 1)
 
 
