@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -424,8 +425,9 @@ class ForkServer:
                     self._dir = None
 
 
-_LASTING_THREAD: list[tuple[threading.Thread, queue.SimpleQueue]] = []
-_LASTING_THREAD_LOCK = threading.Lock()
+_SPAWN_REQUESTS: list[queue.SimpleQueue] = []
+"""The queue of the one thread that starts servers for worker threads (made on first use)."""
+_SPAWN_LOCK = threading.Lock()
 
 
 def _popen_from_a_lasting_thread(*args: Any, **kwargs: Any) -> subprocess.Popen:
@@ -438,30 +440,23 @@ def _popen_from_a_lasting_thread(*args: Any, **kwargs: Any) -> subprocess.Popen:
     """
     if threading.current_thread() is threading.main_thread():
         return subprocess.Popen(*args, **kwargs)
-    with _LASTING_THREAD_LOCK:
-        if not _LASTING_THREAD:
-            requests: queue.SimpleQueue = queue.SimpleQueue()
+    with _SPAWN_LOCK:
+        if not _SPAWN_REQUESTS:
+            _SPAWN_REQUESTS.append(queue.SimpleQueue())
+            threading.Thread(target=_spawn_forever, args=(_SPAWN_REQUESTS[0],), name="autograder-forkserver-parent",
+                             daemon=True).start()
+    started: Future = Future()
+    _SPAWN_REQUESTS[0].put((args, kwargs, started))
+    return started.result()
 
-            def spawn_forever() -> None:
-                while True:
-                    call, box, done = requests.get()
-                    try:
-                        box["process"] = call()
-                    except BaseException as error:  # noqa: BLE001 - handed to the caller, raised in its thread
-                        box["error"] = error
-                    done.set()
 
-            thread = threading.Thread(target=spawn_forever, name="autograder-forkserver-parent", daemon=True)
-            thread.start()
-            _LASTING_THREAD.append((thread, requests))
-        requests = _LASTING_THREAD[0][1]
-    box: dict[str, Any] = {}
-    done = threading.Event()
-    requests.put((lambda: subprocess.Popen(*args, **kwargs), box, done))
-    done.wait()
-    if "error" in box:
-        raise box["error"]
-    return box["process"]
+def _spawn_forever(requests: queue.SimpleQueue) -> None:
+    while True:
+        args, kwargs, started = requests.get()
+        try:
+            started.set_result(subprocess.Popen(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, raised in its thread
+            started.set_exception(error)
 
 
 def _legacy_server_gone(folder: Path) -> bool:
